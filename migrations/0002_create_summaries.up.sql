@@ -1,0 +1,284 @@
+-- Summary tables that answer /stats/* for UTC days without scanning events.
+-- They are kept exact by ingest_events() below, in the same transaction as the insert,
+-- and only from rows that were actually inserted (duplicates never count twice).
+
+-- Each user's earliest event: decides the retention cohort (their first day).
+CREATE TABLE user_first_seen (
+  user_id       text        PRIMARY KEY,
+  first_seen_at timestamptz NOT NULL
+);
+-- Cohort look-up for retention in a non-UTC time zone.
+CREATE INDEX user_first_seen_first_seen_at_idx ON user_first_seen (first_seen_at);
+
+-- (user, UTC day) pairs with at least one event.
+CREATE TABLE daily_user_activity (
+  user_id text NOT NULL,
+  day     date NOT NULL,
+  PRIMARY KEY (user_id, day)
+);
+
+-- DAU: distinct users per UTC day.
+CREATE TABLE daily_active_users (
+  day   date    PRIMARY KEY,
+  users integer NOT NULL
+);
+
+-- Retention matrix: users whose first UTC day is cohort_day and who were active on activity_day.
+CREATE TABLE retention_counts (
+  cohort_day   date    NOT NULL,
+  activity_day date    NOT NULL,
+  users        integer NOT NULL,
+  PRIMARY KEY (cohort_day, activity_day)
+);
+
+-- Events per UTC day and type.
+CREATE TABLE daily_event_counts (
+  day        date   NOT NULL,
+  event_type text   NOT NULL,
+  events     bigint NOT NULL,
+  PRIMARY KEY (day, event_type)
+);
+
+-- (event type, user, UTC day) triples with at least one event.
+CREATE TABLE type_user_days (
+  event_type text NOT NULL,
+  user_id    text NOT NULL,
+  day        date NOT NULL,
+  PRIMARY KEY (event_type, user_id, day)
+);
+
+-- Distinct users of a type over any day range, exactly, without a DISTINCT over users:
+-- each (type, user, day) triple is filed under the user's previous active day for that
+-- type ('-infinity' if none). A user is counted in [from, to] by exactly one triple: their
+-- first active day in the range, the one whose previous day is before `from`. So
+--   unique_users(type, from, to) = sum(users) WHERE day BETWEEN from AND to AND previous_day < from.
+CREATE TABLE event_type_reach (
+  day          date    NOT NULL,
+  event_type   text    NOT NULL,
+  previous_day date    NOT NULL,
+  users        integer NOT NULL,
+  PRIMARY KEY (day, event_type, previous_day)
+);
+
+-- The write path: stores a batch of events and updates every summary, atomically, in one
+-- round trip. Used by POST /events and the CSV importer alike. Returns how many events
+-- were new.
+--
+-- Concurrency: rows are locked in one global order (events by event_id, then users by
+-- user_id, then each summary table by its key), so concurrent batches cannot deadlock.
+-- Per-user summaries are read only after the user's row in user_first_seen is locked, and
+-- each statement of a PL/pgSQL function takes a fresh snapshot, so a batch that waited for
+-- another sees that one's committed summaries.
+CREATE FUNCTION ingest_events(
+  p_event_ids   uuid[],
+  p_occurred_at timestamptz[],
+  p_user_ids    text[],
+  p_event_types text[],
+  p_properties  jsonb[]
+) RETURNS integer
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  new_at     timestamptz[];
+  new_users  text[];
+  new_types  text[];
+  u_ids      text[];
+  u_old      timestamptz[];
+  u_batch    timestamptz[];
+  pair_users text[];
+  pair_days  date[];
+  tud_types  text[];
+  tud_users  text[];
+  tud_days   date[];
+BEGIN
+  -- 1. Store new events. The first occurrence of an id in the batch wins.
+  WITH batch AS (
+    SELECT DISTINCT ON (t.event_id) t.event_id, t.occurred_at, t.user_id, t.event_type, t.properties
+    FROM unnest(p_event_ids, p_occurred_at, p_user_ids, p_event_types, p_properties)
+         WITH ORDINALITY AS t(event_id, occurred_at, user_id, event_type, properties, ord)
+    ORDER BY t.event_id, t.ord
+  ), inserted AS (
+    INSERT INTO events (event_id, occurred_at, user_id, event_type, properties)
+    SELECT event_id, occurred_at, user_id, event_type, coalesce(properties, '{}') FROM batch
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING occurred_at, user_id, event_type
+  )
+  SELECT array_agg(occurred_at), array_agg(user_id), array_agg(event_type)
+  INTO new_at, new_users, new_types
+  FROM inserted;
+
+  IF new_at IS NULL THEN
+    RETURN 0;
+  END IF;
+
+  -- 2. Lock each affected user and read their first event so far ('infinity' for a new
+  --    user). The no-op update is what takes the lock, and returns the latest committed value.
+  WITH batch_first AS (
+    SELECT user_id, min(occurred_at) AS first_at
+    FROM unnest(new_users, new_at) AS t(user_id, occurred_at)
+    GROUP BY user_id
+  ), locked AS (
+    INSERT INTO user_first_seen AS f (user_id, first_seen_at)
+    SELECT user_id, 'infinity' FROM batch_first ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET first_seen_at = f.first_seen_at
+    RETURNING f.user_id, f.first_seen_at
+  )
+  SELECT array_agg(l.user_id), array_agg(l.first_seen_at), array_agg(b.first_at)
+  INTO u_ids, u_old, u_batch
+  FROM locked l JOIN batch_first b USING (user_id);
+
+  UPDATE user_first_seen f SET first_seen_at = c.batch_first
+  FROM unnest(u_ids, u_old, u_batch) AS c(user_id, old_first, batch_first)
+  WHERE f.user_id = c.user_id AND c.batch_first < c.old_first;
+
+  -- 3. New (user, day) pairs, and DAU.
+  WITH inserted AS (
+    INSERT INTO daily_user_activity (user_id, day)
+    SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date
+    FROM unnest(new_users, new_at) AS t(user_id, occurred_at)
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, day
+  )
+  SELECT array_agg(user_id), array_agg(day) INTO pair_users, pair_days FROM inserted;
+
+  INSERT INTO daily_active_users AS d (day, users)
+  SELECT day, count(*) FROM unnest(pair_days) AS t(day) GROUP BY day ORDER BY day
+  ON CONFLICT (day) DO UPDATE SET users = d.users + EXCLUDED.users;
+
+  -- 4. Retention matrix. New pairs count in the user's (possibly new) cohort. A user whose
+  --    first day moved earlier (a late event) has all older pairs moved to the new cohort.
+  WITH users AS (
+    SELECT user_id,
+           (old_first AT TIME ZONE 'UTC')::date AS old_day,
+           (least(old_first, batch_first) AT TIME ZONE 'UTC')::date AS new_day
+    FROM unnest(u_ids, u_old, u_batch) AS c(user_id, old_first, batch_first)
+  ), new_pairs AS (
+    SELECT * FROM unnest(pair_users, pair_days) AS t(user_id, day)
+  ), moved AS (
+    SELECT * FROM users WHERE old_day <> 'infinity' AND new_day < old_day
+  ), moved_old_pairs AS (
+    SELECT a.user_id, a.day, m.old_day, m.new_day
+    FROM daily_user_activity a JOIN moved m USING (user_id)
+    WHERE NOT EXISTS (SELECT 1 FROM new_pairs n WHERE n.user_id = a.user_id AND n.day = a.day)
+  ), delta AS (
+    SELECT u.new_day AS cohort_day, n.day AS activity_day, 1 AS change
+    FROM new_pairs n JOIN users u USING (user_id)
+    UNION ALL
+    SELECT new_day, day, 1 FROM moved_old_pairs
+    UNION ALL
+    SELECT old_day, day, -1 FROM moved_old_pairs
+  )
+  INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
+  SELECT cohort_day, activity_day, sum(change) FROM delta
+  GROUP BY cohort_day, activity_day HAVING sum(change) <> 0
+  ORDER BY cohort_day, activity_day
+  ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+
+  -- 5. Events per day and type.
+  INSERT INTO daily_event_counts AS c (day, event_type, events)
+  SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, count(*)
+  FROM unnest(new_at, new_types) AS t(occurred_at, event_type)
+  GROUP BY 1, 2 ORDER BY 1, 2
+  ON CONFLICT (day, event_type) DO UPDATE SET events = c.events + EXCLUDED.events;
+
+  -- 6. New (type, user, day) triples, then the reach counts they change: each new triple
+  --    is filed under its previous day, and an existing triple right after a new one now
+  --    has that new day (or a later new one) as its previous day.
+  WITH inserted AS (
+    INSERT INTO type_user_days (event_type, user_id, day)
+    SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date
+    FROM unnest(new_types, new_users, new_at) AS t(event_type, user_id, occurred_at)
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING
+    RETURNING event_type, user_id, day
+  )
+  SELECT array_agg(event_type), array_agg(user_id), array_agg(day)
+  INTO tud_types, tud_users, tud_days
+  FROM inserted;
+
+  IF tud_days IS NOT NULL THEN
+    WITH new_days AS (
+      SELECT * FROM unnest(tud_types, tud_users, tud_days) AS t(event_type, user_id, day)
+    ), new_rows AS (
+      SELECT n.day, n.event_type, coalesce(p.day, '-infinity') AS previous_day, 1 AS change
+      FROM new_days n
+      LEFT JOIN LATERAL (
+        SELECT x.day FROM type_user_days x
+        WHERE x.event_type = n.event_type AND x.user_id = n.user_id AND x.day < n.day
+        ORDER BY x.day DESC LIMIT 1
+      ) p ON true
+    ), shifted AS (
+      SELECT DISTINCT nx.event_type, nx.user_id, nx.day
+      FROM new_days n
+      CROSS JOIN LATERAL (
+        SELECT x.event_type, x.user_id, x.day FROM type_user_days x
+        WHERE x.event_type = n.event_type AND x.user_id = n.user_id AND x.day > n.day
+        ORDER BY x.day LIMIT 1
+      ) nx
+      WHERE NOT EXISTS (
+        SELECT 1 FROM new_days m
+        WHERE m.event_type = nx.event_type AND m.user_id = nx.user_id AND m.day = nx.day
+      )
+    ), shifted_rows AS (
+      SELECT s.day, s.event_type, coalesce(now_prev.day, '-infinity') AS previous_day, 1 AS change
+      FROM shifted s
+      LEFT JOIN LATERAL (
+        SELECT x.day FROM type_user_days x
+        WHERE x.event_type = s.event_type AND x.user_id = s.user_id AND x.day < s.day
+        ORDER BY x.day DESC LIMIT 1
+      ) now_prev ON true
+      UNION ALL
+      SELECT s.day, s.event_type, coalesce(old_prev.day, '-infinity'), -1
+      FROM shifted s
+      LEFT JOIN LATERAL (
+        SELECT x.day FROM type_user_days x
+        WHERE x.event_type = s.event_type AND x.user_id = s.user_id AND x.day < s.day
+          AND NOT EXISTS (
+            SELECT 1 FROM new_days m
+            WHERE m.event_type = x.event_type AND m.user_id = x.user_id AND m.day = x.day
+          )
+        ORDER BY x.day DESC LIMIT 1
+      ) old_prev ON true
+    )
+    INSERT INTO event_type_reach AS r (day, event_type, previous_day, users)
+    SELECT day, event_type, previous_day, sum(change)
+    FROM (SELECT * FROM new_rows UNION ALL SELECT * FROM shifted_rows) AS d
+    GROUP BY day, event_type, previous_day HAVING sum(change) <> 0
+    ORDER BY day, event_type, previous_day
+    ON CONFLICT (day, event_type, previous_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+  END IF;
+
+  RETURN cardinality(new_at);
+END
+$fn$;
+
+-- Build the summaries from events already stored, so an existing database upgrades exactly.
+INSERT INTO user_first_seen (user_id, first_seen_at)
+SELECT user_id, min(occurred_at) FROM events GROUP BY user_id;
+
+INSERT INTO daily_user_activity (user_id, day)
+SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM events;
+
+INSERT INTO daily_active_users (day, users)
+SELECT day, count(*) FROM daily_user_activity GROUP BY day;
+
+INSERT INTO retention_counts (cohort_day, activity_day, users)
+SELECT (f.first_seen_at AT TIME ZONE 'UTC')::date, a.day, count(*)
+FROM daily_user_activity a JOIN user_first_seen f USING (user_id)
+GROUP BY 1, 2;
+
+INSERT INTO daily_event_counts (day, event_type, events)
+SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, count(*) FROM events GROUP BY 1, 2;
+
+INSERT INTO type_user_days (event_type, user_id, day)
+SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date FROM events;
+
+INSERT INTO event_type_reach (day, event_type, previous_day, users)
+SELECT day, event_type, previous_day, count(*)
+FROM (
+  SELECT day, event_type,
+         coalesce(lag(day) OVER (PARTITION BY event_type, user_id ORDER BY day), '-infinity') AS previous_day
+  FROM type_user_days
+) AS t
+GROUP BY 1, 2, 3;

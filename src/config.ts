@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  /** Normalised to postgres://; undefined means "start embedded PostgreSQL". */
+  databaseUrl: string | undefined;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  maxBatchEvents: number;
+  maxBodyBytes: number;
+  dbPoolSize: number;
+  /** Where embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
+  embeddedPgDir: string;
+  /** 0 = pick a free port at each start. */
+  embeddedPgPort: number;
+  /** Set in the container image: there the database must be external. */
+  requireDatabaseUrl: boolean;
+}
+
+/** One message naming the variable; server.ts prints it and exits non-zero. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The environment wins over `.env`, as with every dotenv setup; `.env` is read from the
+ * working directory and is optional.
+ */
+export function loadEnv(cwd = process.cwd(), env: Env = process.env): Env {
+  const file = path.join(cwd, '.env');
+  if (!existsSync(file)) return env;
+  return { ...parseDotenv(readFileSync(file)), ...env };
+}
+
+/**
+ * Accepts postgres://, postgresql:// and the original service's postgresql+asyncpg://
+ * (SQLAlchemy driver suffixes are dropped), so an existing .env keeps working.
+ */
+export function normalizeDatabaseUrl(raw: string): string {
+  const match = /^(postgres|postgresql)(\+[a-z0-9]+)?:\/\//i.exec(raw);
+  if (!match) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'must start with postgres://, postgresql:// or postgresql+asyncpg://',
+    );
+  }
+  const normalized = `postgres://${raw.slice(match[0].length)}`;
+  try {
+    new URL(normalized);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a valid URL');
+  }
+  return normalized;
+}
+
+/** The URL with its password masked, for logs. */
+export function redactDatabaseUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(name, `must be true/false or 1/0, got "${raw}"`);
+}
+
+export function loadConfig(env: Env = loadEnv()): Config {
+  const rawUrl = env.DATABASE_URL?.trim();
+  const requireDatabaseUrl = flag(env, 'REQUIRE_DATABASE_URL');
+  if (!rawUrl && requireDatabaseUrl) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'is required here (REQUIRE_DATABASE_URL is set, as in the container image); set it to postgresql://user:password@host:5432/db',
+    );
+  }
+  const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`,
+    );
+  }
+  const host = env.HOST?.trim() || '0.0.0.0';
+  return {
+    databaseUrl: rawUrl ? normalizeDatabaseUrl(rawUrl) : undefined,
+    port: integer(env, 'PORT', 8000, 0, 65535),
+    host,
+    logLevel,
+    maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 5000, 1, 100_000),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
+    embeddedPgDir: path.resolve(env.EMBEDDED_PG_DIR?.trim() || '.data/postgres'),
+    embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
+    requireDatabaseUrl,
+  };
+}

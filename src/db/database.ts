@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import { type Config, redactDatabaseUrl } from '../config.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { createKysely, createPool } from './pool.js';
+import type { Database } from './schema.js';
+
+export interface DatabaseHandle {
+  pool: pg.Pool;
+  db: Kysely<Database>;
+  /** What is in use, for logs; never contains the password. */
+  description: string;
+  /** Closes the pool, then stops embedded PostgreSQL if this handle started it. */
+  close(): Promise<void>;
+}
+
+interface Logger {
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/**
+ * Connects to DATABASE_URL, or starts embedded PostgreSQL 16 (data under .data/) when it
+ * is unset, so `npm start` works on a machine with nothing but Node.
+ */
+export async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+  let url = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  let description: string;
+  if (url) {
+    description = `external PostgreSQL at ${redactDatabaseUrl(url)}`;
+  } else {
+    const embedded = await startEmbeddedPostgres({
+      dir: config.embeddedPgDir,
+      port: config.embeddedPgPort,
+      log: (message) => log.debug({ logger: 'postgres' }, message),
+    });
+    url = embedded.url;
+    stopEmbedded = embedded.stop;
+    description = `embedded PostgreSQL 16 at ${redactDatabaseUrl(url)} (data in ${config.embeddedPgDir})`;
+  }
+  log.info({ database: description }, `using ${description}`);
+
+  const pool = createPool(url, { max: config.dbPoolSize });
+  const db = createKysely(pool);
+  return {
+    pool,
+    db,
+    description,
+    async close() {
+      await db.destroy(); // ends the pool
+      if (stopEmbedded) await stopEmbedded();
+    },
+  };
+}

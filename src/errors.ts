@@ -1,0 +1,59 @@
+import type { ErrorDetail } from './schemas/errors.js';
+
+/** The closed set of `error` codes the API answers with. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'not_found'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'validation_error'
+  | 'service_unavailable'
+  | 'internal_error';
+
+/** An error meant for the client: its message and details are sent as they are. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function validationError(message: string, details: ErrorDetail[]): ApiError {
+  return new ApiError(422, 'validation_error', message, details);
+}
+
+// Connection-level failures: refused, unreachable, reset, timed out, server shutting down
+// or out of connections. PostgreSQL class 08 is "connection exception".
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+/** True when an error means "the database cannot be reached", which the API answers with 503. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
+    return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(
+    error.message,
+  );
+}

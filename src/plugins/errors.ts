@@ -1,0 +1,80 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { ApiError, isDatabaseUnavailable } from '../errors.js';
+import type { ErrorResponse } from '../schemas/errors.js';
+
+/** Maps anything thrown to the one error shape; 4xx messages pass through, 5xx are generic. */
+export function toErrorResponse(error: FastifyError | Error): {
+  status: number;
+  body: ErrorResponse;
+} {
+  if (error instanceof ApiError) {
+    const body: ErrorResponse = { error: error.code, message: error.message };
+    if (error.details) body.details = error.details;
+    return { status: error.statusCode, body };
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    // Schema validation of query strings: one detail per offending parameter.
+    const details = fastifyError.validation.map((v) => {
+      const missing = (v.params as { missingProperty?: string }).missingProperty;
+      const field = missing ?? v.instancePath.replace(/^\//, '');
+      return { field, message: missing ? 'is required' : (v.message ?? 'is invalid') };
+    });
+    const summary = details.map((d) => `${d.field} ${d.message}`).join('; ');
+    return {
+      status: 422,
+      body: { error: 'validation_error', message: `invalid request: ${summary}`, details },
+    };
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        body: { error: 'payload_too_large', message: 'request body is larger than MAX_BODY_BYTES' },
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        body: { error: 'unsupported_media_type', message: 'send the body as application/json' },
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_json', message: 'request body is empty' } };
+  }
+  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
+    return {
+      status: 400,
+      body: { error: 'invalid_json', message: `request body is not valid JSON: ${error.message}` },
+    };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      body: { error: 'service_unavailable', message: 'the database is unavailable; retry later' },
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return { status, body: { error: 'bad_request', message: error.message } };
+  }
+  return { status: 500, body: { error: 'internal_error', message: 'internal server error' } };
+}
+
+export default fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const { status, body } = toErrorResponse(error);
+      // The full error goes to the log; the client sees only the generic 5xx message.
+      if (status >= 500) request.log.error({ err: error }, `request failed: ${error.message}`);
+      else request.log.debug({ err: error }, `request rejected: ${body.message}`);
+      return reply.status(status).send(body);
+    });
+    app.setNotFoundHandler((request, reply) => {
+      return reply.status(404).send({
+        error: 'not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      } satisfies ErrorResponse);
+    });
+  },
+  { name: 'errors' },
+);

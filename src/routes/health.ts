@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
+/** Answer within this long even when the database does not answer at all. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error')], { examples: ['ok'] }),
+  db: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { examples: ['ok'] }),
+});
+
+async function databaseAnswers(query: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([query().then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Health check',
+        description: 'Runs a query; 503 when the database does not answer within 2 s.',
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (_request, reply) => {
+      if (await databaseAnswers(() => app.pool.query('SELECT 1'))) {
+        return { status: 'ok' as const, db: 'ok' as const };
+      }
+      return reply.status(503).send({ status: 'error', db: 'unavailable' });
+    },
+  );
+};
+
+export default healthRoutes;

@@ -1,0 +1,129 @@
+import { validationError } from '../errors.js';
+
+const DAY_MS = 86_400_000;
+export const MAX_RANGE_DAYS = 3660;
+export const DEFAULT_RANGE_DAYS = 30;
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** 'YYYY-MM-DD' -> days since 1970-01-01, or undefined if it is not a real calendar date. */
+export function parseDay(text: string): number | undefined {
+  const m = DATE.exec(text);
+  if (!m) return undefined;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day
+  ) {
+    return undefined;
+  }
+  return Math.round(date.getTime() / DAY_MS);
+}
+
+export function formatDay(days: number): string {
+  return new Date(days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Today's date in a time zone, as days since the epoch. */
+export function today(timeZone: string, now = new Date()): number {
+  // en-CA formats as YYYY-MM-DD.
+  const text = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(now);
+  return parseDay(text) as number;
+}
+
+// IANA names only ("Europe/Kyiv", "UTC", "Etc/GMT+3"): PostgreSQL reads POSIX-style strings
+// such as "+03:00" with the opposite sign, so raw offsets are refused rather than misread.
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+/** Validates an IANA time zone name (422 otherwise). */
+export function parseTimeZone(raw: string | undefined): string {
+  const tz = raw?.trim() || 'UTC';
+  let known = ZONE_NAME.test(tz);
+  if (known) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    } catch {
+      known = false;
+    }
+  }
+  if (!known) {
+    throw validationError(`unknown time zone "${tz}"`, [
+      { field: 'tz', message: 'must be an IANA time zone name such as Europe/Kyiv or UTC' },
+    ]);
+  }
+  return tz;
+}
+
+const UTC_ALIASES = new Set(
+  [
+    'UTC',
+    'Etc/UTC',
+    'UCT',
+    'Etc/UCT',
+    'GMT',
+    'Etc/GMT',
+    'GMT0',
+    'Etc/GMT0',
+    'GMT+0',
+    'Etc/GMT+0',
+    'GMT-0',
+    'Etc/GMT-0',
+    'Greenwich',
+    'Etc/Greenwich',
+    'Universal',
+    'Etc/Universal',
+    'Zulu',
+    'Etc/Zulu',
+  ].map((z) => z.toLowerCase()),
+);
+
+/** UTC days are answered from the summary tables; other zones read raw events. */
+export function isUtc(tz: string): boolean {
+  return UTC_ALIASES.has(tz.toLowerCase());
+}
+
+export function requireDay(field: string, text: string): number {
+  const day = parseDay(text);
+  if (day === undefined) {
+    throw validationError(`${field} is not a valid date`, [
+      { field, message: `must be a real date as YYYY-MM-DD, got "${text}"` },
+    ]);
+  }
+  return day;
+}
+
+export interface DayRange {
+  from: string;
+  to: string;
+}
+
+/**
+ * The inclusive range of a stats query. Omitted bounds default to the last 30 days ending
+ * today in the query's time zone (UTC unless `tz` is given).
+ */
+export function parseRange(
+  fromText: string | undefined,
+  toText: string | undefined,
+  tz: string,
+): DayRange {
+  const end = toText === undefined ? today(tz) : requireDay('to', toText);
+  const start =
+    fromText === undefined ? end - (DEFAULT_RANGE_DAYS - 1) : requireDay('from', fromText);
+  if (start > end) {
+    throw validationError('from is after to', [{ field: 'from', message: 'must not be after to' }]);
+  }
+  if (end - start + 1 > MAX_RANGE_DAYS) {
+    throw validationError(`the range is longer than ${MAX_RANGE_DAYS} days`, [
+      { field: 'to', message: `must be at most ${MAX_RANGE_DAYS} days after from (inclusive)` },
+    ]);
+  }
+  return { from: formatDay(start), to: formatDay(end) };
+}
