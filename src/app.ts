@@ -46,6 +46,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON is the only body this API takes; anything else is a clear 415.
+  app.removeContentTypeParser('text/plain');
   await app.register(errors);
   await app.register(accessLog);
   await app.register(dbPlugin, { db: options.db, pool: options.pool });

@@ -41,7 +41,7 @@ export function toErrorResponse(error: FastifyError | Error): {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { error: 'invalid_json', message: 'request body is empty' } };
   }
-  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
     return {
       status: 400,
       body: { error: 'invalid_json', message: `request body is not valid JSON: ${error.message}` },
