@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,13 @@ afterAll(async () => {
 function slowPost(port: number, body: string, betweenHalves: () => Promise<void>) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
-      { port, host: '127.0.0.1', path: '/events', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        port,
+        host: '127.0.0.1',
+        path: '/events',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.on('data', (c) => {
@@ -40,7 +46,9 @@ function slowPost(port: number, body: string, betweenHalves: () => Promise<void>
 describe('server process', () => {
   it('migrates at start, serves, and on SIGTERM finishes in-flight requests then exits 0', async () => {
     const server = await startServerProcess(SERVER, { DATABASE_URL: database.url });
-    expect(server.lines.join('\n')).toContain('applied migrations 0001_create_events, 0002_create_summaries');
+    expect(server.lines.join('\n')).toContain(
+      'applied migrations 0001_create_events, 0002_create_summaries',
+    );
     // The password never reaches the log.
     expect(server.lines.join('\n')).not.toMatch(/postgres:[^*@/]+@/);
     const health = await fetch(`${server.baseUrl}/healthz`);

@@ -1,7 +1,7 @@
 import { Migrator, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKysely, createPool } from '../../src/db/pool.js';
 import { migrateDown, migrateToLatest, SqlFileMigrationProvider } from '../../src/db/migrator.js';
+import { createKysely, createPool } from '../../src/db/pool.js';
 import { writeEvents } from '../../src/ingest/write-events.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { SUMMARY_TABLES, summarySnapshot } from '../helpers/summaries.js';
@@ -26,7 +26,10 @@ async function tables(database: TestDatabase): Promise<string[]> {
 describe('migrations', () => {
   it('go up to the latest, down one step at a time, and up again', async () => {
     const database = await freshDatabase();
-    expect(await migrateToLatest(database.db)).toEqual(['0001_create_events', '0002_create_summaries']);
+    expect(await migrateToLatest(database.db)).toEqual([
+      '0001_create_events',
+      '0002_create_summaries',
+    ]);
     expect(await tables(database)).toEqual([...SUMMARY_TABLES, 'events'].sort());
     expect(await migrateToLatest(database.db)).toEqual([]);
 
@@ -70,13 +73,16 @@ describe('migrations', () => {
     await sql`
       INSERT INTO events (event_id, occurred_at, user_id, event_type)
       SELECT * FROM unnest(${events.map((e) => e.event_id)}::uuid[], ${events.map((e) => e.occurred_at)}::timestamptz[],
-                           ${events.map((e) => e.user_id)}::text[], ${events.map((e) => e.event_type)}::text[])`.execute(upgraded.db);
+                           ${events.map((e) => e.user_id)}::text[], ${events.map((e) => e.event_type)}::text[])`.execute(
+      upgraded.db,
+    );
     await migrateToLatest(upgraded.db);
 
     // The same events ingested live, in several shuffled batches.
     const live = await freshDatabase(true);
     const shuffled = [...events].sort(() => Math.random() - 0.5);
-    for (let i = 0; i < shuffled.length; i += 37) await writeEvents(live.db, shuffled.slice(i, i + 37));
+    for (let i = 0; i < shuffled.length; i += 37)
+      await writeEvents(live.db, shuffled.slice(i, i + 37));
 
     expect(await summarySnapshot(upgraded.pool)).toEqual(await summarySnapshot(live.pool));
   });

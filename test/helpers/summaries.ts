@@ -17,7 +17,9 @@ export const SUMMARY_TABLES = [
 export async function summarySnapshot(pool: pg.Pool): Promise<Record<string, unknown[]>> {
   const snapshot: Record<string, unknown[]> = {};
   for (const table of SUMMARY_TABLES) {
-    const { rows } = await pool.query(`SELECT * FROM ${table} ORDER BY 1, 2${table === 'event_type_reach' || table === 'type_user_days' ? ', 3' : ''}`);
+    const { rows } = await pool.query(
+      `SELECT * FROM ${table} ORDER BY 1, 2${table === 'event_type_reach' || table === 'type_user_days' ? ', 3' : ''}`,
+    );
     snapshot[table] = rows
       .filter((r) => !('users' in r) || r.users !== 0)
       .map((r) => JSON.parse(JSON.stringify(r)));
