@@ -37,7 +37,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     });
     url = embedded.url;
     stopEmbedded = embedded.stop;
-    description = `embedded PostgreSQL 16 at ${redactDatabaseUrl(url)} (data in ${config.embeddedPgDir})`;
+    description = `embedded PostgreSQL 16 at ${redactDatabaseUrl(url)} (data in ${config.embeddedPgDir}${embedded.reused ? ', already running' : ''})`;
   }
   log.info({ database: description }, `using ${description}`);
 

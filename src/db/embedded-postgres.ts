@@ -19,6 +19,8 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   url: string;
   port: number;
+  /** True when another process had started it (and will stop it). */
+  reused: boolean;
   stop(): Promise<void>;
 }
 
@@ -60,17 +62,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A server left running by a killed process would hold the data directory. */
-function assertNotRunning(dir: string): void {
+/**
+ * The port of a server already running on this data directory (another `npm start`, an
+ * import while the service runs, or one left by a killed process), if any.
+ */
+function runningPort(dir: string): number | undefined {
   const pidFile = path.join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    throw new Error(
-      `embedded PostgreSQL in ${dir} is already running (pid ${pid}), probably left by a process that was killed. ` +
-        `Stop it with "kill ${pid}", or set DATABASE_URL to use another server.`,
-    );
-  }
+  if (!existsSync(pidFile)) return undefined;
+  // postmaster.pid: line 1 the pid, line 4 the port.
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !Number.isInteger(port))
+    return undefined;
+  return port;
 }
 
 /**
@@ -102,10 +107,16 @@ async function importWithoutSignalHandlers() {
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions,
 ): Promise<EmbeddedPostgres> {
+  const dir = options.dir;
+  const running = runningPort(dir);
+  if (running !== undefined) {
+    // Share it rather than fail; whoever started it stops it.
+    const server = `postgres://${USER}:${PASSWORD}@127.0.0.1:${running}`;
+    options.log(`embedded PostgreSQL is already running on port ${running}; using it`);
+    return { url: `${server}/${DATABASE}`, port: running, reused: true, stop: async () => {} };
+  }
   const EmbeddedPostgresClass = await importWithoutSignalHandlers();
   const port = options.port || (await freePort());
-  const dir = options.dir;
-  assertNotRunning(dir);
 
   const flags = options.unsafeFast
     ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
@@ -157,6 +168,7 @@ export async function startEmbeddedPostgres(
   return {
     url: `${server}/${DATABASE}`,
     port,
+    reused: false,
     stop: () => pg.stop(),
   };
 }

@@ -1,0 +1,104 @@
+import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse';
+
+export const REQUIRED_COLUMNS = [
+  'event_id',
+  'occurred_at',
+  'user_id',
+  'event_type',
+  'properties_json',
+] as const;
+export type Column = (typeof REQUIRED_COLUMNS)[number];
+
+export interface CsvRow {
+  /** 1-based line where the row starts (the header is line 1). */
+  line: number;
+  fields: Record<Column, string>;
+  /** The row as it stood in the file, for the rejects file. */
+  raw: string;
+}
+
+export class CsvHeaderError extends Error {}
+
+export interface CsvSource {
+  /** Columns of the header that are not used (reported as a warning). */
+  ignoredColumns: string[];
+  rows: AsyncIterable<CsvRow>;
+  /** Bytes read from the file so far (for progress). */
+  bytesRead(): number;
+}
+
+function countNewlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Streams a CSV of events with csv-parse: RFC 4180 quoting, a UTF-8 BOM, CRLF or LF line
+ * ends, blank lines, and columns in any order. The original generator wrote JSON without
+ * quotes (`{"device":"mobile"}`): quotes inside an unquoted field are allowed, and when
+ * properties_json is the last column, commas of such JSON (which split it into extra
+ * fields) are joined back.
+ */
+export async function openCsv(path: string): Promise<CsvSource> {
+  const file = createReadStream(path);
+  const parser = file.pipe(
+    parse({
+      bom: true,
+      relax_quotes: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ['\r\n', '\n'],
+      info: true,
+      raw: true,
+    }),
+  );
+  file.on('error', (error) => parser.destroy(error));
+  const records = parser[Symbol.asyncIterator]() as AsyncIterator<{
+    record: string[];
+    raw: string;
+    info: { lines: number };
+  }>;
+
+  const first = await records.next();
+  if (first.done)
+    throw new CsvHeaderError(
+      `${path} is empty: expected a header row with ${REQUIRED_COLUMNS.join(',')}`,
+    );
+  const header = first.value.record.map((h) => h.trim().toLowerCase());
+  const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
+  if (missing.length > 0) {
+    throw new CsvHeaderError(
+      `${path}: the header lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${header.join(', ')})`,
+    );
+  }
+  const index = Object.fromEntries(REQUIRED_COLUMNS.map((c) => [c, header.indexOf(c)])) as Record<
+    Column,
+    number
+  >;
+  const propertiesLast = index.properties_json === header.length - 1;
+
+  async function* rows(): AsyncGenerator<CsvRow> {
+    for (;;) {
+      const next = await records.next();
+      if (next.done) return;
+      const { record, raw, info } = next.value;
+      const text = raw.replace(/\r?\n$/, '');
+      const cells =
+        propertiesLast && record.length > header.length
+          ? [...record.slice(0, header.length - 1), record.slice(header.length - 1).join(',')]
+          : record;
+      const fields = Object.fromEntries(
+        REQUIRED_COLUMNS.map((c) => [c, cells[index[c]] ?? '']),
+      ) as Record<Column, string>;
+      yield { line: info.lines - countNewlines(text), fields, raw: text };
+    }
+  }
+
+  return {
+    ignoredColumns: header.filter((h) => !(REQUIRED_COLUMNS as readonly string[]).includes(h)),
+    rows: rows(),
+    bytesRead: () => file.bytesRead,
+  };
+}
