@@ -82,8 +82,9 @@ DECLARE
   new_users  text[];
   new_types  text[];
   u_ids      text[];
-  u_old      timestamptz[];
-  u_batch    timestamptz[];
+  u_first    timestamptz[];
+  moved_ids  text[];
+  moved_old  timestamptz[];
   pair_users text[];
   pair_days  date[];
   tud_types  text[];
@@ -111,25 +112,37 @@ BEGIN
     RETURN 0;
   END IF;
 
-  -- 2. Lock each affected user and read their first event so far ('infinity' for a new
-  --    user). The no-op update is what takes the lock, and returns the latest committed value.
+  -- 2. Lock each affected user and learn their first event. Users never seen get their
+  --    row first (sorted; a concurrent batch creating the same user makes this wait for
+  --    it); FOR UPDATE then locks every user in user_id order and returns the latest
+  --    committed first event.
+  INSERT INTO user_first_seen (user_id, first_seen_at)
+  SELECT user_id, min(occurred_at) FROM unnest(new_users, new_at) AS t(user_id, occurred_at)
+  GROUP BY user_id ORDER BY user_id
+  ON CONFLICT (user_id) DO NOTHING;
+
   WITH batch_first AS (
     SELECT user_id, min(occurred_at) AS first_at
     FROM unnest(new_users, new_at) AS t(user_id, occurred_at)
     GROUP BY user_id
   ), locked AS (
-    INSERT INTO user_first_seen AS f (user_id, first_seen_at)
-    SELECT user_id, 'infinity' FROM batch_first ORDER BY user_id
-    ON CONFLICT (user_id) DO UPDATE SET first_seen_at = f.first_seen_at
-    RETURNING f.user_id, f.first_seen_at
+    SELECT f.user_id, f.first_seen_at FROM user_first_seen f
+    WHERE f.user_id IN (SELECT user_id FROM batch_first)
+    ORDER BY f.user_id
+    FOR UPDATE
   )
-  SELECT array_agg(l.user_id), array_agg(l.first_seen_at), array_agg(b.first_at)
-  INTO u_ids, u_old, u_batch
+  SELECT array_agg(l.user_id), array_agg(least(l.first_seen_at, b.first_at)),
+         array_agg(l.user_id) FILTER (WHERE b.first_at < l.first_seen_at),
+         array_agg(l.first_seen_at) FILTER (WHERE b.first_at < l.first_seen_at)
+  INTO u_ids, u_first, moved_ids, moved_old
   FROM locked l JOIN batch_first b USING (user_id);
 
-  UPDATE user_first_seen f SET first_seen_at = c.batch_first
-  FROM unnest(u_ids, u_old, u_batch) AS c(user_id, old_first, batch_first)
-  WHERE f.user_id = c.user_id AND c.batch_first < c.old_first;
+  -- A late event moved these users' first event earlier (rare).
+  IF moved_ids IS NOT NULL THEN
+    UPDATE user_first_seen f SET first_seen_at = c.first_at
+    FROM unnest(u_ids, u_first) AS c(user_id, first_at)
+    WHERE f.user_id = c.user_id AND f.user_id = ANY (moved_ids);
+  END IF;
 
   -- 3. New (user, day) pairs, and DAU.
   WITH inserted AS (
@@ -146,34 +159,40 @@ BEGIN
   SELECT day, count(*) FROM unnest(pair_days) AS t(day) GROUP BY day ORDER BY day
   ON CONFLICT (day) DO UPDATE SET users = d.users + EXCLUDED.users;
 
-  -- 4. Retention matrix. New pairs count in the user's (possibly new) cohort. A user whose
-  --    first day moved earlier (a late event) has all older pairs moved to the new cohort.
-  WITH users AS (
-    SELECT user_id,
-           (old_first AT TIME ZONE 'UTC')::date AS old_day,
-           (least(old_first, batch_first) AT TIME ZONE 'UTC')::date AS new_day
-    FROM unnest(u_ids, u_old, u_batch) AS c(user_id, old_first, batch_first)
-  ), new_pairs AS (
-    SELECT * FROM unnest(pair_users, pair_days) AS t(user_id, day)
-  ), moved AS (
-    SELECT * FROM users WHERE old_day <> 'infinity' AND new_day < old_day
-  ), moved_old_pairs AS (
-    SELECT a.user_id, a.day, m.old_day, m.new_day
-    FROM daily_user_activity a JOIN moved m USING (user_id)
-    WHERE NOT EXISTS (SELECT 1 FROM new_pairs n WHERE n.user_id = a.user_id AND n.day = a.day)
-  ), delta AS (
-    SELECT u.new_day AS cohort_day, n.day AS activity_day, 1 AS change
-    FROM new_pairs n JOIN users u USING (user_id)
-    UNION ALL
-    SELECT new_day, day, 1 FROM moved_old_pairs
-    UNION ALL
-    SELECT old_day, day, -1 FROM moved_old_pairs
-  )
+  -- 4. Retention matrix: new pairs count in their user's cohort (first day).
   INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
-  SELECT cohort_day, activity_day, sum(change) FROM delta
-  GROUP BY cohort_day, activity_day HAVING sum(change) <> 0
-  ORDER BY cohort_day, activity_day
+  SELECT (u.first_at AT TIME ZONE 'UTC')::date, n.day, count(*)
+  FROM unnest(pair_users, pair_days) AS n(user_id, day)
+  JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
+  GROUP BY 1, 2 ORDER BY 1, 2
   ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+
+  -- A user whose first day moved earlier takes their older pairs to the new cohort.
+  IF moved_ids IS NOT NULL THEN
+    WITH moved AS (
+      SELECT m.user_id, (m.old_first AT TIME ZONE 'UTC')::date AS old_day,
+             (u.first_at AT TIME ZONE 'UTC')::date AS new_day
+      FROM unnest(moved_ids, moved_old) AS m(user_id, old_first)
+      JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
+    ), old_pairs AS (
+      SELECT a.day, m.old_day, m.new_day
+      FROM moved m JOIN daily_user_activity a USING (user_id)
+      WHERE m.old_day <> m.new_day
+        AND NOT EXISTS (
+          SELECT 1 FROM unnest(pair_users, pair_days) AS n(user_id, day)
+          WHERE n.user_id = a.user_id AND n.day = a.day
+        )
+    ), delta AS (
+      SELECT new_day AS cohort_day, day AS activity_day, 1 AS change FROM old_pairs
+      UNION ALL
+      SELECT old_day, day, -1 FROM old_pairs
+    )
+    INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
+    SELECT cohort_day, activity_day, sum(change) FROM delta
+    GROUP BY cohort_day, activity_day HAVING sum(change) <> 0
+    ORDER BY cohort_day, activity_day
+    ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+  END IF;
 
   -- 5. Events per day and type.
   INSERT INTO daily_event_counts AS c (day, event_type, events)

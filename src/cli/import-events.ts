@@ -139,6 +139,7 @@ async function run(args: ImportArgs): Promise<number> {
     total_duplicates: totals.duplicates,
     total_invalid: totals.invalid,
     rows_per_s: Math.round(totals.read / Math.max(0.001, (Date.now() - started) / 1000)),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   });
 
   try {
