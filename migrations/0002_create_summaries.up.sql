@@ -65,10 +65,12 @@ CREATE TABLE event_type_reach (
 -- were new.
 --
 -- Concurrency: rows are locked in one global order (events by event_id, then users by
--- user_id, then each summary table by its key), so concurrent batches cannot deadlock.
--- Per-user summaries are read only after the user's row in user_first_seen is locked, and
--- each statement of a PL/pgSQL function takes a fresh snapshot, so a batch that waited for
--- another sees that one's committed summaries.
+-- user_id, then each shared summary table in one sorted pass), so concurrent batches
+-- cannot deadlock. Per-user rows (daily_user_activity, type_user_days) are read and
+-- written only under the user's lock in user_first_seen, and each statement of a PL/pgSQL
+-- function takes a fresh snapshot, so a batch that waited for another sees that one's
+-- committed rows. Work per batch follows the batch, never the table: every look-up is an
+-- index probe, and no step compares the batch with itself row by row.
 CREATE FUNCTION ingest_events(
   p_event_ids   uuid[],
   p_occurred_at timestamptz[],
@@ -90,6 +92,8 @@ DECLARE
   tud_types  text[];
   tud_users  text[];
   tud_days   date[];
+  tud_prev   date[];
+  tud_next   date[];
 BEGIN
   -- 1. Store new events. The first occurrence of an id in the batch wins.
   WITH batch AS (
@@ -137,53 +141,47 @@ BEGIN
   INTO u_ids, u_first, moved_ids, moved_old
   FROM locked l JOIN batch_first b USING (user_id);
 
-  -- A late event moved these users' first event earlier (rare).
+  -- A late event moved these users' first event earlier.
   IF moved_ids IS NOT NULL THEN
     UPDATE user_first_seen f SET first_seen_at = c.first_at
     FROM unnest(u_ids, u_first) AS c(user_id, first_at)
     WHERE f.user_id = c.user_id AND f.user_id = ANY (moved_ids);
   END IF;
 
-  -- 3. New (user, day) pairs, and DAU.
-  WITH inserted AS (
-    INSERT INTO daily_user_activity (user_id, day)
-    SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date
-    FROM unnest(new_users, new_at) AS t(user_id, occurred_at)
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING
-    RETURNING user_id, day
-  )
-  SELECT array_agg(user_id), array_agg(day) INTO pair_users, pair_days FROM inserted;
+  -- 3. The (user, day) pairs that are new (read before writing: the user lock is held).
+  SELECT array_agg(t.user_id), array_agg(t.day) INTO pair_users, pair_days
+  FROM (
+    SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
+    FROM unnest(new_users, new_at) AS b(user_id, occurred_at)
+  ) AS t
+  WHERE NOT EXISTS (SELECT 1 FROM daily_user_activity a WHERE a.user_id = t.user_id AND a.day = t.day);
 
-  INSERT INTO daily_active_users AS d (day, users)
-  SELECT day, count(*) FROM unnest(pair_days) AS t(day) GROUP BY day ORDER BY day
-  ON CONFLICT (day) DO UPDATE SET users = d.users + EXCLUDED.users;
-
-  -- 4. Retention matrix: new pairs count in their user's cohort (first day).
-  INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
-  SELECT (u.first_at AT TIME ZONE 'UTC')::date, n.day, count(*)
-  FROM unnest(pair_users, pair_days) AS n(user_id, day)
-  JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
-  GROUP BY 1, 2 ORDER BY 1, 2
-  ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
-
-  -- A user whose first day moved earlier takes their older pairs to the new cohort.
-  IF moved_ids IS NOT NULL THEN
-    WITH moved AS (
-      SELECT m.user_id, (m.old_first AT TIME ZONE 'UTC')::date AS old_day,
-             (u.first_at AT TIME ZONE 'UTC')::date AS new_day
-      FROM unnest(moved_ids, moved_old) AS m(user_id, old_first)
-      JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
+  -- 4. Retention matrix, in one sorted pass: each new pair counts in its user's cohort;
+  --    a user whose first day moved earlier also moves every older pair (still the only
+  --    ones in daily_user_activity here) from the old cohort to the new one.
+  IF moved_ids IS NULL THEN
+    INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
+    SELECT (u.first_at AT TIME ZONE 'UTC')::date, n.day, count(*)
+    FROM unnest(pair_users, pair_days) AS n(user_id, day)
+    JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+  ELSE
+    WITH users AS (
+      SELECT user_id, (first_at AT TIME ZONE 'UTC')::date AS cohort_day
+      FROM unnest(u_ids, u_first) AS u(user_id, first_at)
+    ), moved AS (
+      SELECT m.user_id, (m.old_first AT TIME ZONE 'UTC')::date AS old_day, u.cohort_day AS new_day
+      FROM unnest(moved_ids, moved_old) AS m(user_id, old_first) JOIN users u USING (user_id)
     ), old_pairs AS (
       SELECT a.day, m.old_day, m.new_day
       FROM moved m JOIN daily_user_activity a USING (user_id)
       WHERE m.old_day <> m.new_day
-        AND NOT EXISTS (
-          SELECT 1 FROM unnest(pair_users, pair_days) AS n(user_id, day)
-          WHERE n.user_id = a.user_id AND n.day = a.day
-        )
     ), delta AS (
-      SELECT new_day AS cohort_day, day AS activity_day, 1 AS change FROM old_pairs
+      SELECT u.cohort_day, n.day AS activity_day, 1 AS change
+      FROM unnest(pair_users, pair_days) AS n(user_id, day) JOIN users u USING (user_id)
+      UNION ALL
+      SELECT new_day, day, 1 FROM old_pairs
       UNION ALL
       SELECT old_day, day, -1 FROM old_pairs
     )
@@ -194,78 +192,76 @@ BEGIN
     ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
   END IF;
 
-  -- 5. Events per day and type.
+  -- 5. Store the new pairs; DAU.
+  INSERT INTO daily_user_activity (user_id, day)
+  SELECT * FROM unnest(pair_users, pair_days) AS t(user_id, day) ORDER BY 1, 2
+  ON CONFLICT DO NOTHING;
+
+  INSERT INTO daily_active_users AS d (day, users)
+  SELECT day, count(*) FROM unnest(pair_days) AS t(day) GROUP BY day ORDER BY day
+  ON CONFLICT (day) DO UPDATE SET users = d.users + EXCLUDED.users;
+
+  -- 6. Events per day and type.
   INSERT INTO daily_event_counts AS c (day, event_type, events)
   SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, count(*)
   FROM unnest(new_at, new_types) AS t(occurred_at, event_type)
   GROUP BY 1, 2 ORDER BY 1, 2
   ON CONFLICT (day, event_type) DO UPDATE SET events = c.events + EXCLUDED.events;
 
-  -- 6. New (type, user, day) triples, then the reach counts they change: each new triple
-  --    is filed under its previous day, and an existing triple right after a new one now
-  --    has that new day (or a later new one) as its previous day.
-  WITH inserted AS (
-    INSERT INTO type_user_days (event_type, user_id, day)
-    SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date
-    FROM unnest(new_types, new_users, new_at) AS t(event_type, user_id, occurred_at)
-    ORDER BY 1, 2, 3
-    ON CONFLICT DO NOTHING
-    RETURNING event_type, user_id, day
-  )
-  SELECT array_agg(event_type), array_agg(user_id), array_agg(day)
-  INTO tud_types, tud_users, tud_days
-  FROM inserted;
+  -- 7. The (type, user, day) triples that are new, with their nearest existing days
+  --    before and after (index probes, read before writing under the user lock).
+  SELECT array_agg(event_type), array_agg(user_id), array_agg(day), array_agg(prev_old), array_agg(next_old)
+  INTO tud_types, tud_users, tud_days, tud_prev, tud_next
+  FROM (
+    SELECT t.event_type, t.user_id, t.day,
+      (SELECT max(x.day) FROM type_user_days x
+        WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day < t.day) AS prev_old,
+      (SELECT min(x.day) FROM type_user_days x
+        WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day > t.day) AS next_old
+    FROM (
+      SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
+      FROM unnest(new_types, new_users, new_at) AS b(event_type, user_id, occurred_at)
+    ) AS t
+    WHERE NOT EXISTS (
+      SELECT 1 FROM type_user_days x
+      WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day = t.day
+    )
+  ) AS fresh;
 
   IF tud_days IS NOT NULL THEN
-    WITH new_days AS (
-      SELECT * FROM unnest(tud_types, tud_users, tud_days) AS t(event_type, user_id, day)
-    ), new_rows AS (
-      SELECT n.day, n.event_type, coalesce(p.day, '-infinity') AS previous_day, 1 AS change
-      FROM new_days n
-      LEFT JOIN LATERAL (
-        SELECT x.day FROM type_user_days x
-        WHERE x.event_type = n.event_type AND x.user_id = n.user_id AND x.day < n.day
-        ORDER BY x.day DESC LIMIT 1
-      ) p ON true
-    ), shifted AS (
-      SELECT DISTINCT nx.event_type, nx.user_id, nx.day
-      FROM new_days n
-      CROSS JOIN LATERAL (
-        SELECT x.event_type, x.user_id, x.day FROM type_user_days x
-        WHERE x.event_type = n.event_type AND x.user_id = n.user_id AND x.day > n.day
-        ORDER BY x.day LIMIT 1
-      ) nx
-      WHERE NOT EXISTS (
-        SELECT 1 FROM new_days m
-        WHERE m.event_type = nx.event_type AND m.user_id = nx.user_id AND m.day = nx.day
-      )
-    ), shifted_rows AS (
-      SELECT s.day, s.event_type, coalesce(now_prev.day, '-infinity') AS previous_day, 1 AS change
-      FROM shifted s
-      LEFT JOIN LATERAL (
-        SELECT x.day FROM type_user_days x
-        WHERE x.event_type = s.event_type AND x.user_id = s.user_id AND x.day < s.day
-        ORDER BY x.day DESC LIMIT 1
-      ) now_prev ON true
+    -- Each new triple is filed under its previous day: the later of its nearest old day
+    -- and the previous new day of the same type and user. An old triple right after new
+    -- ones (next_old) had prev_old as its previous day and now has the latest of them;
+    -- every new day that precedes it shares the same prev_old.
+    WITH fresh AS (
+      SELECT * FROM unnest(tud_types, tud_users, tud_days, tud_prev, tud_next)
+        AS f(event_type, user_id, day, prev_old, next_old)
+    ), delta AS (
+      SELECT day, event_type,
+             greatest(coalesce(prev_old, '-infinity'),
+                      coalesce(lag(day) OVER (PARTITION BY event_type, user_id ORDER BY day), '-infinity'))
+               AS previous_day,
+             1 AS change
+      FROM fresh
       UNION ALL
-      SELECT s.day, s.event_type, coalesce(old_prev.day, '-infinity'), -1
-      FROM shifted s
-      LEFT JOIN LATERAL (
-        SELECT x.day FROM type_user_days x
-        WHERE x.event_type = s.event_type AND x.user_id = s.user_id AND x.day < s.day
-          AND NOT EXISTS (
-            SELECT 1 FROM new_days m
-            WHERE m.event_type = x.event_type AND m.user_id = x.user_id AND m.day = x.day
-          )
-        ORDER BY x.day DESC LIMIT 1
-      ) old_prev ON true
+      SELECT next_old, event_type, coalesce(prev_old, '-infinity'), -1
+      FROM fresh WHERE next_old IS NOT NULL
+      GROUP BY event_type, user_id, next_old, prev_old
+      UNION ALL
+      SELECT next_old, event_type, max(day), 1
+      FROM fresh WHERE next_old IS NOT NULL
+      GROUP BY event_type, user_id, next_old, prev_old
     )
     INSERT INTO event_type_reach AS r (day, event_type, previous_day, users)
-    SELECT day, event_type, previous_day, sum(change)
-    FROM (SELECT * FROM new_rows UNION ALL SELECT * FROM shifted_rows) AS d
+    SELECT day, event_type, previous_day, sum(change) FROM delta
     GROUP BY day, event_type, previous_day HAVING sum(change) <> 0
     ORDER BY day, event_type, previous_day
     ON CONFLICT (day, event_type, previous_day) DO UPDATE SET users = r.users + EXCLUDED.users;
+
+    INSERT INTO type_user_days (event_type, user_id, day)
+    SELECT event_type, user_id, day FROM unnest(tud_types, tud_users, tud_days) AS t(event_type, user_id, day)
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING;
   END IF;
 
   RETURN cardinality(new_at);

@@ -1,0 +1,76 @@
+/** Shared helpers for the benchmarks (never run as tests). */
+import path from 'node:path';
+import pg from 'pg';
+import { normalizeDatabaseUrl } from '../src/config.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { migrateToLatest } from '../src/db/migrator.js';
+import { createKysely, createPool } from '../src/db/pool.js';
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+}
+
+export interface BenchServer {
+  /** URL of a maintenance database on the server. */
+  adminUrl: string;
+  describe: string;
+  stop(): Promise<void>;
+}
+
+/** BENCH_DATABASE_URL or DATABASE_URL when set, else embedded PostgreSQL 16 under .data/bench-postgres. */
+export async function benchServer(): Promise<BenchServer> {
+  const given = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
+  if (given) return { adminUrl: normalizeDatabaseUrl(given), describe: 'PostgreSQL at DATABASE_URL', stop: async () => {} };
+  const embedded = await startEmbeddedPostgres({ dir: path.resolve('.data/bench-postgres'), port: 0, log: () => {} });
+  const { rows } = await withClient(embedded.url, (c) => c.query('SHOW server_version'));
+  return { adminUrl: embedded.url, describe: `embedded PostgreSQL ${rows[0].server_version}`, stop: embedded.stop };
+}
+
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function withClient<T>(url: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops and recreates a database; `migrated` applies the service's migrations. */
+export async function freshDatabase(adminUrl: string, name: string, migrated = true): Promise<string> {
+  await withClient(adminUrl, async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${name}`);
+  });
+  const url = databaseUrl(adminUrl, name);
+  if (migrated) {
+    const db = createKysely(createPool(url, { max: 1 }));
+    await migrateToLatest(db);
+    await db.destroy();
+  }
+  return url;
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const lines = [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
