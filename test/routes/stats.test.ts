@@ -150,6 +150,20 @@ describe('GET /stats/top-events', () => {
     ]);
   });
 
+  it('stays exact when one late batch brings several earlier days of a type', async () => {
+    await ingest([e('u1', '2025-10-10T10:00:00Z', 'view')]);
+    await ingest([e('u1', '2025-10-05T10:00:00Z', 'view'), e('u1', '2025-10-07T10:00:00Z', 'view')]);
+    for (const [from, to, users] of [
+      ['2025-10-06', '2025-10-10', 1],
+      ['2025-10-08', '2025-10-10', 1],
+      ['2025-10-01', '2025-10-31', 1],
+      ['2025-10-08', '2025-10-09', 0],
+    ] as const) {
+      const body = (await get(`/stats/top-events?from=${from}&to=${to}`)).body;
+      expect(body[0]?.unique_users ?? 0, `${from}..${to}`).toBe(users);
+    }
+  });
+
   it('is empty for a range without events', async () => {
     expect((await get('/stats/top-events?from=2025-01-01&to=2025-01-02')).body).toEqual([]);
   });
