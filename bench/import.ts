@@ -9,8 +9,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { generate } from '../tools/gen-csv.js';
 import { benchServer, flag, freshDatabase, median, table } from './lib.js';
 
@@ -20,9 +20,15 @@ const runs = Number(flag('runs', '3'));
 execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 const server = await benchServer();
 
-function importOnce(file: string, url: string): { seconds: number; peakRssMb: number; accepted: number } {
+function importOnce(
+  file: string,
+  url: string,
+): { seconds: number; peakRssMb: number; accepted: number } {
   const started = performance.now();
-  const result = spawnSync(process.execPath, ['dist/cli/import-events.js', file], { env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['dist/cli/import-events.js', file], {
+    env: { ...process.env, DATABASE_URL: url },
+    encoding: 'utf8',
+  });
   const seconds = (performance.now() - started) / 1000;
   if (result.status !== 0) throw new Error(`import failed: ${result.stderr}`);
   const line = result.stdout.split('\n').find((l) => l.includes('import_complete')) ?? '';
@@ -43,7 +49,11 @@ async function plainCopy(file: string, url: string): Promise<number> {
   const started = performance.now();
   await pipeline(
     createReadStream(file),
-    client.query(copyFrom('COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT csv, HEADER)')),
+    client.query(
+      copyFrom(
+        'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN (FORMAT csv, HEADER)',
+      ),
+    ),
   );
   const seconds = (performance.now() - started) / 1000;
   await client.end();
@@ -53,7 +63,16 @@ async function plainCopy(file: string, url: string): Promise<number> {
 const rowsOut: (string | number)[][] = [];
 for (const size of sizes) {
   const file = `data/bench-import-${size}.csv`;
-  if (!existsSync(file)) await generate({ path: file, rows: size, seed: 42, users: Math.max(10, Math.round(size / 25)), start: '2025-10-01', days: 30, dupRate: 0 });
+  if (!existsSync(file))
+    await generate({
+      path: file,
+      rows: size,
+      seed: 42,
+      users: Math.max(10, Math.round(size / 25)),
+      start: '2025-10-01',
+      days: 30,
+      dupRate: 0,
+    });
   const first: number[] = [];
   const again: number[] = [];
   const copy: number[] = [];
@@ -69,7 +88,9 @@ for (const size of sizes) {
     again.push(b.seconds);
     copy.push(c);
     rss.push(a.peakRssMb, b.peakRssMb);
-    process.stderr.write(`${size} rows, run ${run + 1}/${runs}: import ${a.seconds.toFixed(2)} s, re-import ${b.seconds.toFixed(2)} s, plain COPY ${c.toFixed(2)} s, peak RSS ${a.peakRssMb} MB\n`);
+    process.stderr.write(
+      `${size} rows, run ${run + 1}/${runs}: import ${a.seconds.toFixed(2)} s, re-import ${b.seconds.toFixed(2)} s, plain COPY ${c.toFixed(2)} s, peak RSS ${a.peakRssMb} MB\n`,
+    );
   }
   const rate = (s: number) => Math.round(size / s);
   rowsOut.push([
@@ -87,7 +108,15 @@ await server.stop();
 console.log(`\nImport, medians of ${runs} runs, ${server.describe}\n`);
 console.log(
   table(
-    ['rows', 'import (end to end)', 're-import (all duplicates)', 'baseline: plain COPY', 'import vs COPY (rows/s ratio)', 're-import speed-up', 'peak RSS MB'],
+    [
+      'rows',
+      'import (end to end)',
+      're-import (all duplicates)',
+      'baseline: plain COPY',
+      'import vs COPY (rows/s ratio)',
+      're-import speed-up',
+      'peak RSS MB',
+    ],
     rowsOut,
   ),
 );

@@ -33,7 +33,11 @@ const db = createKysely(pool);
 await pool.query(`CREATE TABLE plain_events (event_id uuid PRIMARY KEY, occurred_at timestamptz NOT NULL, user_id text NOT NULL,
   event_type text NOT NULL, properties jsonb NOT NULL DEFAULT '{}', received_at timestamptz NOT NULL DEFAULT now());
   CREATE INDEX ON plain_events (event_type); CREATE INDEX ON plain_events (user_id); CREATE INDEX ON plain_events (occurred_at);`);
-const app = await buildApp({ config: { logLevel: 'warn', maxBatchEvents: BATCH, maxBodyBytes: 64 * 1024 * 1024 }, db, pool });
+const app = await buildApp({
+  config: { logLevel: 'warn', maxBatchEvents: BATCH, maxBodyBytes: 64 * 1024 * 1024 },
+  db,
+  pool,
+});
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 
 const service: number[] = [];
@@ -43,8 +47,13 @@ for (let run = 0; run < runs; run++) {
   const bodies = data.map((b) => JSON.stringify(b));
   let started = performance.now();
   for (const body of bodies) {
-    const res = await fetch(`${address}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    if (res.status !== 202) throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
+    const res = await fetch(`${address}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    if (res.status !== 202)
+      throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
   }
   service.push((batches * BATCH) / ((performance.now() - started) / 1000));
 
@@ -53,24 +62,42 @@ for (let run = 0; run < runs; run++) {
     await pool.query(
       `INSERT INTO plain_events (event_id, occurred_at, user_id, event_type, properties)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) ON CONFLICT DO NOTHING`,
-      [batch.map((e) => e.event_id), batch.map((e) => e.occurred_at), batch.map((e) => e.user_id), batch.map((e) => e.event_type), batch.map((e) => JSON.stringify(e.properties))],
+      [
+        batch.map((e) => e.event_id),
+        batch.map((e) => e.occurred_at),
+        batch.map((e) => e.user_id),
+        batch.map((e) => e.event_type),
+        batch.map((e) => JSON.stringify(e.properties)),
+      ],
     );
   }
   baseline.push((batches * BATCH) / ((performance.now() - started) / 1000));
-  process.stderr.write(`run ${run + 1}/${runs}: service ${Math.round(service[run] as number)} events/s, baseline ${Math.round(baseline[run] as number)} events/s\n`);
+  process.stderr.write(
+    `run ${run + 1}/${runs}: service ${Math.round(service[run] as number)} events/s, baseline ${Math.round(baseline[run] as number)} events/s\n`,
+  );
 }
 
 await app.close();
 await db.destroy();
 await server.stop();
 
-console.log(`\nPOST /events, ${batches} batches of ${BATCH} events per run, ${runs} runs, ${server.describe}\n`);
+console.log(
+  `\nPOST /events, ${batches} batches of ${BATCH} events per run, ${runs} runs, ${server.describe}\n`,
+);
 console.log(
   table(
     ['what', 'median events/s', 'ratio to baseline'],
     [
-      ['POST /events over HTTP (validation + dedup insert + summaries)', Math.round(median(service)), (median(service) / median(baseline)).toFixed(2)],
-      ['baseline: plain unnest INSERT into the original schema', Math.round(median(baseline)), '1.00'],
+      [
+        'POST /events over HTTP (validation + dedup insert + summaries)',
+        Math.round(median(service)),
+        (median(service) / median(baseline)).toFixed(2),
+      ],
+      [
+        'baseline: plain unnest INSERT into the original schema',
+        Math.round(median(baseline)),
+        '1.00',
+      ],
     ],
   ),
 );

@@ -9,7 +9,9 @@ import { createKysely, createPool } from '../src/db/pool.js';
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -32,10 +34,23 @@ export interface BenchServer {
 /** BENCH_DATABASE_URL or DATABASE_URL when set, else embedded PostgreSQL 16 under .data/bench-postgres. */
 export async function benchServer(): Promise<BenchServer> {
   const given = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL;
-  if (given) return { adminUrl: normalizeDatabaseUrl(given), describe: 'PostgreSQL at DATABASE_URL', stop: async () => {} };
-  const embedded = await startEmbeddedPostgres({ dir: path.resolve('.data/bench-postgres'), port: 0, log: () => {} });
+  if (given)
+    return {
+      adminUrl: normalizeDatabaseUrl(given),
+      describe: 'PostgreSQL at DATABASE_URL',
+      stop: async () => {},
+    };
+  const embedded = await startEmbeddedPostgres({
+    dir: path.resolve('.data/bench-postgres'),
+    port: 0,
+    log: () => {},
+  });
   const { rows } = await withClient(embedded.url, (c) => c.query('SHOW server_version'));
-  return { adminUrl: embedded.url, describe: `embedded PostgreSQL ${rows[0].server_version}`, stop: embedded.stop };
+  return {
+    adminUrl: embedded.url,
+    describe: `embedded PostgreSQL ${rows[0].server_version}`,
+    stop: embedded.stop,
+  };
 }
 
 export function databaseUrl(adminUrl: string, name: string): string {
@@ -55,7 +70,11 @@ export async function withClient<T>(url: string, run: (c: pg.Client) => Promise<
 }
 
 /** Drops and recreates a database; `migrated` applies the service's migrations. */
-export async function freshDatabase(adminUrl: string, name: string, migrated = true): Promise<string> {
+export async function freshDatabase(
+  adminUrl: string,
+  name: string,
+  migrated = true,
+): Promise<string> {
   await withClient(adminUrl, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${name}`);

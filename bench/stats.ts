@@ -7,12 +7,22 @@
  * The data set (tools/gen-csv.ts, seed 42, 30 days) is loaded once with the importer into
  * database events_bench_<rows> and reused by later runs.
  */
-import { existsSync } from 'node:fs';
+
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
 import { createKysely, createPool } from '../src/db/pool.js';
 import { generate } from '../tools/gen-csv.js';
-import { benchServer, databaseUrl, flag, freshDatabase, median, percentile, table, withClient } from './lib.js';
+import {
+  benchServer,
+  databaseUrl,
+  flag,
+  freshDatabase,
+  median,
+  percentile,
+  table,
+  withClient,
+} from './lib.js';
 
 const rows = Number(flag('rows', '1000000'));
 const requests = Number(flag('requests', '50'));
@@ -38,7 +48,15 @@ if (!loaded) {
   const file = `data/bench-${rows}.csv`;
   if (!existsSync(file)) {
     process.stderr.write(`generating ${file}\n`);
-    await generate({ path: file, rows, seed: 42, users: Math.max(10, Math.round(rows / 25)), start: START, days: 30, dupRate: 0 });
+    await generate({
+      path: file,
+      rows,
+      seed: 42,
+      users: Math.max(10, Math.round(rows / 25)),
+      start: START,
+      days: 30,
+      dupRate: 0,
+    });
   }
   await freshDatabase(server.adminUrl, name);
   process.stderr.write(`importing ${file} into ${name}\n`);
@@ -54,7 +72,11 @@ if (!loaded) {
 
 const pool = createPool(url, { max: 4 });
 const db = createKysely(pool);
-const app = await buildApp({ config: { logLevel: 'warn', maxBatchEvents: 5000, maxBodyBytes: 1 << 24 }, db, pool });
+const app = await buildApp({
+  config: { logLevel: 'warn', maxBatchEvents: 5000, maxBodyBytes: 1 << 24 },
+  db,
+  pool,
+});
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 const stored = (await pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
 
@@ -119,10 +141,16 @@ for (const c of cases) {
     sqlTimes.push(performance.now() - started);
   }
   const endpointShape = c.name.startsWith('retention')
-    ? (body as { windows: { day: number; count: number }[] }).windows.map((w) => ({ day: w.day, count: w.count }))
+    ? (body as { windows: { day: number; count: number }[] }).windows.map((w) => ({
+        day: w.day,
+        count: w.count,
+      }))
     : body;
   const identical = JSON.stringify(endpointShape) === JSON.stringify(c.shape(sqlRows));
-  if (!identical) process.stderr.write(`MISMATCH for ${c.name}\nendpoint: ${JSON.stringify(endpointShape)}\nsql: ${JSON.stringify(c.shape(sqlRows))}\n`);
+  if (!identical)
+    process.stderr.write(
+      `MISMATCH for ${c.name}\nendpoint: ${JSON.stringify(endpointShape)}\nsql: ${JSON.stringify(c.shape(sqlRows))}\n`,
+    );
   results.push([
     c.name,
     median(latencies).toFixed(2),
@@ -138,5 +166,19 @@ await app.close();
 await db.destroy();
 await server.stop();
 
-console.log(`\n/stats at ${stored} stored events (${rows} generated rows), ${requests} HTTP requests per endpoint, direct SQL ${sqlRuns} runs, ${server.describe}\n`);
-console.log(table(['question', 'endpoint median ms', 'endpoint p95 ms', 'direct SQL median ms', 'speed-up', 'identical'], results));
+console.log(
+  `\n/stats at ${stored} stored events (${rows} generated rows), ${requests} HTTP requests per endpoint, direct SQL ${sqlRuns} runs, ${server.describe}\n`,
+);
+console.log(
+  table(
+    [
+      'question',
+      'endpoint median ms',
+      'endpoint p95 ms',
+      'direct SQL median ms',
+      'speed-up',
+      'identical',
+    ],
+    results,
+  ),
+);

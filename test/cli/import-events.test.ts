@@ -9,7 +9,7 @@ import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { addDays, dedupe, oracleDau, oracleRetention, oracleTopEvents } from '../helpers/oracle.js';
 import { runProcess } from '../helpers/server-process.js';
-import { expectedSummaries, SUMMARY_TABLES, summarySnapshot } from '../helpers/summaries.js';
+import { emptyTables, expectedSummaries, summarySnapshot } from '../helpers/summaries.js';
 
 const IMPORT = ['--import', 'tsx', 'src/cli/import-events.ts'];
 const HEADER = 'event_id,occurred_at,user_id,event_type,properties_json';
@@ -26,7 +26,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  await database.pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')}`);
+  await emptyTables(database.pool);
 });
 
 function file(name: string, content: string | Buffer): string {

@@ -52,3 +52,8 @@ export async function expectedSummaries(pool: pg.Pool): Promise<Record<string, u
   }
   return out;
 }
+
+/** Empties the events table and every summary, between tests of one file. */
+export async function emptyTables(pool: pg.Pool): Promise<void> {
+  await pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')}`);
+}

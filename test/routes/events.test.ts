@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { event, type TestEvent } from '../helpers/events.js';
+import { emptyTables } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 let app: FastifyInstance;
@@ -17,9 +18,7 @@ afterAll(async () => {
   await database.close();
 });
 beforeEach(async () => {
-  await database.pool.query(
-    'TRUNCATE events, user_first_seen, daily_user_activity, daily_active_users, retention_counts, daily_event_counts, type_user_days, event_type_reach',
-  );
+  await emptyTables(database.pool);
 });
 
 function post(body: unknown) {

@@ -4,7 +4,7 @@ import { formatDay, today } from '../../src/stats/dates.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { event, type TestEvent } from '../helpers/events.js';
-import { SUMMARY_TABLES } from '../helpers/summaries.js';
+import { emptyTables } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 let app: FastifyInstance;
@@ -18,7 +18,7 @@ afterAll(async () => {
   await database.close();
 });
 beforeEach(async () => {
-  await database.pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')}`);
+  await emptyTables(database.pool);
 });
 
 async function ingest(events: TestEvent[]) {
@@ -152,7 +152,10 @@ describe('GET /stats/top-events', () => {
 
   it('stays exact when one late batch brings several earlier days of a type', async () => {
     await ingest([e('u1', '2025-10-10T10:00:00Z', 'view')]);
-    await ingest([e('u1', '2025-10-05T10:00:00Z', 'view'), e('u1', '2025-10-07T10:00:00Z', 'view')]);
+    await ingest([
+      e('u1', '2025-10-05T10:00:00Z', 'view'),
+      e('u1', '2025-10-07T10:00:00Z', 'view'),
+    ]);
     for (const [from, to, users] of [
       ['2025-10-06', '2025-10-10', 1],
       ['2025-10-08', '2025-10-10', 1],

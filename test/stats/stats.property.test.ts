@@ -11,7 +11,7 @@ import {
   oracleTopEvents,
   type StoredEvent,
 } from '../helpers/oracle.js';
-import { SUMMARY_TABLES } from '../helpers/summaries.js';
+import { emptyTables } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 let app: FastifyInstance;
@@ -95,7 +95,7 @@ function batches<T>(items: T[], sizes: number[]): T[][] {
 }
 
 async function reset() {
-  await database.pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')}`);
+  await emptyTables(database.pool);
 }
 
 async function post(batch: Generated[]) {
