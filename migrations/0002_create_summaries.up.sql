@@ -192,10 +192,9 @@ BEGIN
     ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
   END IF;
 
-  -- 5. Store the new pairs; DAU.
+  -- 5. Store the new pairs (a plain insert: under the user lock no one else adds them); DAU.
   INSERT INTO daily_user_activity (user_id, day)
-  SELECT * FROM unnest(pair_users, pair_days) AS t(user_id, day) ORDER BY 1, 2
-  ON CONFLICT DO NOTHING;
+  SELECT * FROM unnest(pair_users, pair_days) AS t(user_id, day) ORDER BY 1, 2;
 
   INSERT INTO daily_active_users AS d (day, users)
   SELECT day, count(*) FROM unnest(pair_days) AS t(day) GROUP BY day ORDER BY day
@@ -213,19 +212,19 @@ BEGIN
   SELECT array_agg(event_type), array_agg(user_id), array_agg(day), array_agg(prev_old), array_agg(next_old)
   INTO tud_types, tud_users, tud_days, tud_prev, tud_next
   FROM (
-    SELECT t.event_type, t.user_id, t.day,
-      (SELECT max(x.day) FROM type_user_days x
-        WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day < t.day) AS prev_old,
+    SELECT t.event_type, t.user_id, t.day, t.at_or_before AS prev_old,
       (SELECT min(x.day) FROM type_user_days x
         WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day > t.day) AS next_old
     FROM (
-      SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
-      FROM unnest(new_types, new_users, new_at) AS b(event_type, user_id, occurred_at)
+      -- One probe tells both whether the triple exists and, if not, its previous day.
+      SELECT b.*, (SELECT max(x.day) FROM type_user_days x
+                   WHERE x.event_type = b.event_type AND x.user_id = b.user_id AND x.day <= b.day) AS at_or_before
+      FROM (
+        SELECT DISTINCT event_type, user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
+        FROM unnest(new_types, new_users, new_at) AS u(event_type, user_id, occurred_at)
+      ) AS b
     ) AS t
-    WHERE NOT EXISTS (
-      SELECT 1 FROM type_user_days x
-      WHERE x.event_type = t.event_type AND x.user_id = t.user_id AND x.day = t.day
-    )
+    WHERE t.at_or_before IS DISTINCT FROM t.day
   ) AS fresh;
 
   IF tud_days IS NOT NULL THEN
@@ -260,8 +259,7 @@ BEGIN
 
     INSERT INTO type_user_days (event_type, user_id, day)
     SELECT event_type, user_id, day FROM unnest(tud_types, tud_users, tud_days) AS t(event_type, user_id, day)
-    ORDER BY 1, 2, 3
-    ON CONFLICT DO NOTHING;
+    ORDER BY 1, 2, 3;
   END IF;
 
   RETURN cardinality(new_at);
