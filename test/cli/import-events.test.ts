@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generate } from '../../tools/gen-csv.js';
@@ -293,6 +294,59 @@ describe('npm run import', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('on Ctrl-C finishes the batch in flight, prints the totals so far and exits 130', async () => {
+    const csv = path.join(dir, 'interrupt.csv');
+    await generate({
+      path: csv,
+      rows: 40_000,
+      seed: 9,
+      users: 2000,
+      start: '2025-09-01',
+      days: 30,
+      dupRate: 0,
+    });
+    const proc = spawn(process.execPath, [...IMPORT, csv, '--batch-size', '1000'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      if (!out.includes('import_batch_done')) {
+        out += String(chunk);
+        if (out.includes('import_batch_done')) proc.kill('SIGINT');
+      } else out += String(chunk);
+    });
+    const code = await new Promise((r) => proc.on('exit', r));
+    expect(code).toBe(130);
+    const totals = logLine(out, 'import_interrupted');
+    expect(Number(totals.total_read)).toBeLessThan(40_000);
+    const { rows } = await database.pool.query('SELECT count(*)::int AS n FROM events');
+    expect(rows[0].n).toBe(Number(totals.total_accepted));
+  });
+
+  it('draws a progress bar when stderr is a terminal', async () => {
+    const csv = path.join(dir, 'progress.csv');
+    await generate({
+      path: csv,
+      rows: 3000,
+      seed: 11,
+      users: 100,
+      start: '2025-09-01',
+      days: 5,
+      dupRate: 0,
+    });
+    // script(1) runs the importer on a pseudo-terminal.
+    const command = [process.execPath, ...IMPORT, csv, '--batch-size', '500', '--dry-run'].join(
+      ' ',
+    );
+    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, DATABASE_URL: database.url },
+    });
+    expect(stdout).toMatch(/\[#+\.*\] 100\.0% 3000 rows \d+ rows\/s/);
+    const plain = await runImport([csv, '--dry-run']);
+    expect(plain.stderr).not.toContain('rows/s');
   });
 
   it('is crash-safe: killed mid-file with SIGKILL, a re-run stores every row exactly once with exact summaries', async () => {
