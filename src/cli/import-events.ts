@@ -31,27 +31,18 @@ interface ImportArgs {
   rejectsPath: string | undefined;
 }
 
+const OPTIONS = {
+  'batch-size': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  rejects: { type: 'string' },
+} as const;
+
 function parseImportArgs(argv: string[]): ImportArgs {
   let parsed: ReturnType<
-    typeof parseArgs<{
-      options: {
-        'batch-size': { type: 'string' };
-        'dry-run': { type: 'boolean' };
-        rejects: { type: 'string' };
-      };
-      allowPositionals: true;
-    }>
+    typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>
   >;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'batch-size': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        rejects: { type: 'string' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -244,18 +235,10 @@ function describe(error: unknown): string {
   return `database error: ${err?.message ?? String(error)} (batches logged as done are committed; re-run to import the rest)`;
 }
 
-run(parseImportArgsSafe(process.argv.slice(2)))
+Promise.resolve()
+  .then(() => run(parseImportArgs(process.argv.slice(2))))
   .then((code) => process.exit(code))
   .catch((error: unknown) => {
     process.stderr.write(`import failed: ${describe(error)}\n`);
     process.exit(error instanceof UsageError || error instanceof CsvHeaderError ? 2 : 1);
   });
-
-function parseImportArgsSafe(argv: string[]): ImportArgs {
-  try {
-    return parseImportArgs(argv);
-  } catch (error) {
-    process.stderr.write(`import failed: ${describe(error)}\n`);
-    process.exit(2);
-  }
-}
