@@ -53,6 +53,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(dbPlugin, { db: options.db, pool: options.pool });
   await app.register(swagger);
   await app.register(metrics);
+  // Once shutdown starts, in-flight requests are answered with Connection: close, so a
+  // keep-alive client cannot hold the process open after its response.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,28 +19,39 @@ afterAll(async () => {
 
 /** POSTs a body in two halves with a pause between, so the request is in flight meanwhile. */
 function slowPost(port: number, body: string, betweenHalves: () => Promise<void>) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      {
-        port,
-        host: '127.0.0.1',
-        path: '/events',
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => {
-          text += String(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    const half = Math.floor(body.length / 2);
-    req.write(body.slice(0, half));
-    void betweenHalves().then(() => req.end(body.slice(half)));
-  });
+  return new Promise<{ status: number; body: string; connection: string | undefined }>(
+    (resolve, reject) => {
+      const req = http.request(
+        {
+          port,
+          host: '127.0.0.1',
+          path: '/events',
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => {
+            text += String(c);
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              connection: res.headers.connection,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      const half = Math.floor(body.length / 2);
+      req.write(body.slice(0, half));
+      void betweenHalves().then(() => req.end(body.slice(half)));
+    },
+  );
 }
 
 describe('server process', () => {
@@ -62,6 +73,8 @@ describe('server process', () => {
     });
     expect(response.status).toBe(202);
     expect(JSON.parse(response.body)).toEqual({ accepted: 100, skipped: 0 });
+    // So a keep-alive client does not hold the process open after its answer.
+    expect(response.connection).toBe('close');
     expect(await server.exited).toBe(0);
     expect(server.lines.join('\n')).toContain('shutdown complete');
     const { rows } = await database.pool.query('SELECT count(*)::int AS n FROM events');
@@ -100,6 +113,19 @@ describe('server process', () => {
       const second = await startServerProcess(SERVER, { EMBEDDED_PG_DIR: dataDir });
       const dau = await fetch(`${second.baseUrl}/stats/dau?from=2025-10-19&to=2025-10-19`);
       expect(await dau.json()).toEqual([{ date: '2025-10-19', unique_users: 1 }]);
+
+      // An import while the server runs shares its embedded PostgreSQL.
+      const csv = path.join(dir, 'events.csv');
+      writeFileSync(
+        csv,
+        `event_id,occurred_at,user_id,event_type,properties_json\n${event().event_id},2025-10-19T11:00:00Z,u2,view,\n`,
+      );
+      const imported = await runProcess(['--import', 'tsx', 'src/cli/import-events.ts', csv], {
+        EMBEDDED_PG_DIR: dataDir,
+      });
+      expect(imported.code, imported.stderr).toBe(0);
+      const after = await fetch(`${second.baseUrl}/stats/dau?from=2025-10-19&to=2025-10-19`);
+      expect(await after.json()).toEqual([{ date: '2025-10-19', unique_users: 2 }]);
       second.proc.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     } finally {
