@@ -83,12 +83,12 @@ DECLARE
   new_at     timestamptz[];
   new_users  text[];
   new_types  text[];
-  u_ids      text[];
-  u_first    timestamptz[];
   moved_ids  text[];
   moved_old  timestamptz[];
+  moved_new  timestamptz[];
   pair_users text[];
   pair_days  date[];
+  pair_cohorts date[];
   tud_types  text[];
   tud_users  text[];
   tud_days   date[];
@@ -135,25 +135,28 @@ BEGIN
     ORDER BY f.user_id
     FOR UPDATE
   )
-  SELECT array_agg(l.user_id), array_agg(least(l.first_seen_at, b.first_at)),
-         array_agg(l.user_id) FILTER (WHERE b.first_at < l.first_seen_at),
-         array_agg(l.first_seen_at) FILTER (WHERE b.first_at < l.first_seen_at)
-  INTO u_ids, u_first, moved_ids, moved_old
+  SELECT array_agg(l.user_id) FILTER (WHERE b.first_at < l.first_seen_at),
+         array_agg(l.first_seen_at) FILTER (WHERE b.first_at < l.first_seen_at),
+         array_agg(b.first_at) FILTER (WHERE b.first_at < l.first_seen_at)
+  INTO moved_ids, moved_old, moved_new
   FROM locked l JOIN batch_first b USING (user_id);
 
   -- A late event moved these users' first event earlier.
   IF moved_ids IS NOT NULL THEN
-    UPDATE user_first_seen f SET first_seen_at = c.first_at
-    FROM unnest(u_ids, u_first) AS c(user_id, first_at)
-    WHERE f.user_id = c.user_id AND f.user_id = ANY (moved_ids);
+    UPDATE user_first_seen f SET first_seen_at = m.first_at
+    FROM unnest(moved_ids, moved_new) AS m(user_id, first_at)
+    WHERE f.user_id = m.user_id;
   END IF;
 
-  -- 3. The (user, day) pairs that are new (read before writing: the user lock is held).
-  SELECT array_agg(t.user_id), array_agg(t.day) INTO pair_users, pair_days
+  -- 3. The (user, day) pairs that are new (read before writing: the user lock is held),
+  --    with the user's cohort (first day, as just updated).
+  SELECT array_agg(t.user_id), array_agg(t.day), array_agg((f.first_seen_at AT TIME ZONE 'UTC')::date)
+  INTO pair_users, pair_days, pair_cohorts
   FROM (
     SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day
     FROM unnest(new_users, new_at) AS b(user_id, occurred_at)
   ) AS t
+  JOIN user_first_seen f USING (user_id)
   WHERE NOT EXISTS (SELECT 1 FROM daily_user_activity a WHERE a.user_id = t.user_id AND a.day = t.day);
 
   -- 4. Retention matrix, in one sorted pass: each new pair counts in its user's cohort;
@@ -161,25 +164,22 @@ BEGIN
   --    ones in daily_user_activity here) from the old cohort to the new one.
   IF moved_ids IS NULL THEN
     INSERT INTO retention_counts AS r (cohort_day, activity_day, users)
-    SELECT (u.first_at AT TIME ZONE 'UTC')::date, n.day, count(*)
-    FROM unnest(pair_users, pair_days) AS n(user_id, day)
-    JOIN unnest(u_ids, u_first) AS u(user_id, first_at) USING (user_id)
+    SELECT cohort_day, day, count(*)
+    FROM unnest(pair_cohorts, pair_days) AS n(cohort_day, day)
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (cohort_day, activity_day) DO UPDATE SET users = r.users + EXCLUDED.users;
   ELSE
-    WITH users AS (
-      SELECT user_id, (first_at AT TIME ZONE 'UTC')::date AS cohort_day
-      FROM unnest(u_ids, u_first) AS u(user_id, first_at)
-    ), moved AS (
-      SELECT m.user_id, (m.old_first AT TIME ZONE 'UTC')::date AS old_day, u.cohort_day AS new_day
-      FROM unnest(moved_ids, moved_old) AS m(user_id, old_first) JOIN users u USING (user_id)
+    WITH moved AS (
+      SELECT user_id, (old_first AT TIME ZONE 'UTC')::date AS old_day,
+             (new_first AT TIME ZONE 'UTC')::date AS new_day
+      FROM unnest(moved_ids, moved_old, moved_new) AS m(user_id, old_first, new_first)
     ), old_pairs AS (
       SELECT a.day, m.old_day, m.new_day
       FROM moved m JOIN daily_user_activity a USING (user_id)
       WHERE m.old_day <> m.new_day
     ), delta AS (
-      SELECT u.cohort_day, n.day AS activity_day, 1 AS change
-      FROM unnest(pair_users, pair_days) AS n(user_id, day) JOIN users u USING (user_id)
+      SELECT cohort_day, day AS activity_day, 1 AS change
+      FROM unnest(pair_cohorts, pair_days) AS n(cohort_day, day)
       UNION ALL
       SELECT new_day, day, 1 FROM old_pairs
       UNION ALL
