@@ -48,6 +48,30 @@ async function stored() {
   return rows;
 }
 
+/** Runs an import and sends `signal` once `batches` batches are logged as done. */
+function importUntil(
+  args: string[],
+  batches: number,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [...IMPORT, ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let sent = false;
+    proc.stdout.on('data', (chunk) => {
+      stdout += String(chunk);
+      if (!sent && (stdout.match(/import_batch_done/g) ?? []).length >= batches) {
+        sent = true;
+        proc.kill(signal);
+      }
+    });
+    proc.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
 /** `key=value` pairs of the last log line with this event name. */
 function logLine(stdout: string, event: string): Record<string, string> {
   const line = stdout
@@ -307,18 +331,7 @@ describe('npm run import', () => {
       days: 30,
       dupRate: 0,
     });
-    const proc = spawn(process.execPath, [...IMPORT, csv, '--batch-size', '1000'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    proc.stdout.on('data', (chunk) => {
-      if (!out.includes('import_batch_done')) {
-        out += String(chunk);
-        if (out.includes('import_batch_done')) proc.kill('SIGINT');
-      } else out += String(chunk);
-    });
-    const code = await new Promise((r) => proc.on('exit', r));
+    const { code, stdout: out } = await importUntil([csv, '--batch-size', '1000'], 1, 'SIGINT');
     expect(code).toBe(130);
     const totals = logLine(out, 'import_interrupted');
     expect(Number(totals.total_read)).toBeLessThan(40_000);
@@ -360,23 +373,9 @@ describe('npm run import', () => {
       days: 30,
       dupRate: 0.02,
     });
-    const proc = spawn(process.execPath, [...IMPORT, csv, '--batch-size', '2000'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    await new Promise<void>((resolve) => {
-      proc.stdout.on('data', (chunk) => {
-        out += String(chunk);
-        // Kill after a few batches have committed, while the next is in flight.
-        if ((out.match(/import_batch_done/g) ?? []).length >= 3) {
-          proc.kill('SIGKILL');
-          resolve();
-        }
-      });
-      proc.on('exit', () => resolve());
-    });
-    await new Promise((r) => proc.on('exit', r));
+    // Killed after a few batches have committed, while the next is in flight.
+    const killed = await importUntil([csv, '--batch-size', '2000'], 3, 'SIGKILL');
+    expect(killed.code).toBe(null);
     const { rows: partial } = await database.pool.query('SELECT count(*)::int AS n FROM events');
     expect(partial[0].n).toBeGreaterThan(0);
 
