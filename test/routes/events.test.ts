@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { Kysely, PostgresDialect } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/schema.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { event, type TestEvent } from '../helpers/events.js';
@@ -254,6 +256,26 @@ describe('POST /events', () => {
     expect(big.statusCode).toBe(413);
     expect(big.json().error).toBe('payload_too_large');
     expect(await storedCount()).toBe(0);
+  });
+
+  it('writes a batch of 5000 events in one SQL statement', async () => {
+    const statements: string[] = [];
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: database.pool }),
+      log: (e) => {
+        statements.push(e.query.sql);
+      },
+    });
+    const counted = await buildTestApp({ db, pool: database.pool }, { maxBatchEvents: 5000 });
+    const res = await counted.app.inject({
+      method: 'POST',
+      url: '/events',
+      payload: Array.from({ length: 5000 }, () => event()),
+    });
+    expect(res.json()).toEqual({ accepted: 5000, skipped: 0 });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toContain('ingest_events(');
+    await counted.app.close();
   });
 
   it('stores each event once under concurrent overlapping batches, without deadlock', async () => {
