@@ -121,7 +121,10 @@ async function run(args: ImportArgs): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Totals of committed batches only, so they match what is in the database.
   const totals = { read: 0, accepted: 0, duplicates: 0, invalid: 0 };
+  let parsed = 0;
+  let rejected = 0;
   const progress = new Progress(process.stderr.isTTY === true, info.size, started);
   const summary = () => ({
     total_accepted: totals.accepted,
@@ -151,9 +154,9 @@ async function run(args: ImportArgs): Promise<number> {
     });
 
     const reject = (row: CsvRow, reason: string) => {
-      totals.invalid++;
-      if (totals.invalid <= SHOWN_REJECTS) process.stderr.write(`line ${row.line}: ${reason}\n`);
-      if (totals.invalid === SHOWN_REJECTS + 1 && !rejects) {
+      rejected++;
+      if (rejected <= SHOWN_REJECTS) process.stderr.write(`line ${row.line}: ${reason}\n`);
+      if (rejected === SHOWN_REJECTS + 1 && !rejects) {
         process.stderr.write('(more invalid rows: use --rejects FILE to list them all)\n');
       }
       rejects?.write(`${row.line},${csvField(reason)},${csvField(row.raw)}\n`);
@@ -162,6 +165,8 @@ async function run(args: ImportArgs): Promise<number> {
     // One batch is written while the next is parsed.
     const flush = async (events: ValidEvent[], read: number, invalid: number) => {
       const result = writer ? await writer.write(events) : { accepted: events.length, skipped: 0 };
+      totals.read += read;
+      totals.invalid += invalid;
       totals.accepted += result.accepted;
       totals.duplicates += result.skipped;
       log('info', 'import_batch_done', {
@@ -180,7 +185,8 @@ async function run(args: ImportArgs): Promise<number> {
     let batchInvalid = 0;
     const now = Date.now();
     for await (const row of source.rows) {
-      totals.read++;
+      if (interrupted) break;
+      parsed++;
       batchRead++;
       const result = rowToEvent(row, now);
       if (result.ok) batch.push(result.event);
@@ -190,7 +196,7 @@ async function run(args: ImportArgs): Promise<number> {
       }
       if (batchRead === args.batchSize) {
         await inFlight;
-        progress.draw(totals.read, source.bytesRead());
+        progress.draw(parsed, source.bytesRead());
         if (interrupted) break;
         inFlight = flush(batch, batchRead, batchInvalid);
         batch = [];
@@ -200,7 +206,7 @@ async function run(args: ImportArgs): Promise<number> {
     }
     await inFlight;
     if (!interrupted && batchRead > 0) await flush(batch, batchRead, batchInvalid);
-    progress.draw(totals.read, source.bytesRead(), true);
+    progress.draw(parsed, source.bytesRead(), true);
     progress.done();
 
     if (interrupted) {
