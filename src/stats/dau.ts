@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { type DayRange, isUtc } from './dates.js';
+import { onLocalDays } from './local-days.js';
 
 export interface DauRow {
   date: string;
@@ -23,9 +24,7 @@ export async function dailyActiveUsers(
     : sql`
         SELECT (occurred_at AT TIME ZONE ${tz})::date AS day, count(DISTINCT user_id) AS users
         FROM events
-        WHERE occurred_at >= (${range.from}::date - 1)::timestamp AT TIME ZONE ${tz}
-          AND occurred_at < (${range.to}::date + 2)::timestamp AT TIME ZONE ${tz}
-          AND (occurred_at AT TIME ZONE ${tz})::date BETWEEN ${range.from}::date AND ${range.to}::date
+        WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, tz)}
         GROUP BY 1`;
   const { rows } = await sql<DauRow>`
     SELECT d.day::date AS date, coalesce(c.users, 0)::int AS unique_users

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { isUtc } from './dates.js';
+import { onLocalDays } from './local-days.js';
 
 export interface RetentionWindow {
   day: number;
@@ -43,15 +44,11 @@ export async function retention(
     : sql`
         WITH cohort AS (
           SELECT user_id FROM user_first_seen
-          WHERE first_seen_at >= (${start} - 1)::timestamp AT TIME ZONE ${tz}
-            AND first_seen_at < (${start} + 2)::timestamp AT TIME ZONE ${tz}
-            AND (first_seen_at AT TIME ZONE ${tz})::date = ${start}
+          WHERE ${onLocalDays('first_seen_at', start, start, tz)}
         )
         SELECT (e.occurred_at AT TIME ZONE ${tz})::date - ${start} AS n, count(DISTINCT e.user_id) AS users
         FROM events e JOIN cohort c USING (user_id)
-        WHERE e.occurred_at >= (${start} - 1)::timestamp AT TIME ZONE ${tz}
-          AND e.occurred_at < (${start} + ${windows}::int + 2)::timestamp AT TIME ZONE ${tz}
-          AND (e.occurred_at AT TIME ZONE ${tz})::date BETWEEN ${start} AND ${start} + ${windows}::int
+        WHERE ${onLocalDays('e.occurred_at', start, sql`${start} + ${windows}::int`, tz)}
         GROUP BY 1`;
   const { rows } = await sql<{ day: number; count: number }>`
     SELECT g.n AS day, coalesce(a.users, 0)::int AS count

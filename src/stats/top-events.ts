@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { type DayRange, isUtc } from './dates.js';
+import { onLocalDays } from './local-days.js';
 
 export interface TopEventRow {
   event_type: string;
@@ -43,9 +44,7 @@ export async function topEvents(
     : sql<TopEventRow>`
         SELECT event_type, count(*) AS count, count(DISTINCT user_id) AS unique_users
         FROM events
-        WHERE occurred_at >= (${range.from}::date - 1)::timestamp AT TIME ZONE ${tz}
-          AND occurred_at < (${range.to}::date + 2)::timestamp AT TIME ZONE ${tz}
-          AND (occurred_at AT TIME ZONE ${tz})::date BETWEEN ${range.from}::date AND ${range.to}::date
+        WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, tz)}
         GROUP BY event_type
         ORDER BY count DESC, event_type COLLATE "C"
         LIMIT ${limit}`;
