@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { isDatabaseUnavailable } from '../errors.js';
 import { csvField } from '../import/csv-field.js';
 import { CsvHeaderError, type CsvRow, openCsv } from '../import/csv-rows.js';
 import { rowToEvent } from '../import/row-to-event.js';
@@ -230,15 +231,9 @@ async function run(args: ImportArgs): Promise<number> {
 
 function describe(error: unknown): string {
   if (error instanceof UsageError || error instanceof CsvHeaderError) return error.message;
-  const err = error as NodeJS.ErrnoException;
-  if (
-    err?.code === 'ECONNREFUSED' ||
-    err?.code === 'ENOTFOUND' ||
-    /connect/i.test(err?.message ?? '')
-  ) {
-    return `cannot reach the database: ${err.message}`;
-  }
-  return `database error: ${err?.message ?? String(error)} (batches logged as done are committed; re-run to import the rest)`;
+  const message = error instanceof Error ? error.message : String(error);
+  if (isDatabaseUnavailable(error)) return `cannot reach the database: ${message}`;
+  return `database error: ${message} (batches logged as done are committed; re-run to import the rest)`;
 }
 
 Promise.resolve()
