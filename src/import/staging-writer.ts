@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ValidEvent } from '../ingest/validate-event.js';
-import type { WriteResult } from '../ingest/write-events.js';
+import { firstOccurrences, type WriteResult } from '../ingest/write-events.js';
 
 /** COPY text format: backslash, tab and line breaks are escaped. */
 function copyText(value: string): string {
@@ -38,7 +38,8 @@ export class StagingWriter {
 
   async write(events: ValidEvent[]): Promise<WriteResult> {
     if (events.length === 0) return { accepted: 0, skipped: 0 };
-    const lines = events.map(
+    const unique = firstOccurrences(events);
+    const lines = unique.map(
       (e, i) =>
         `${i}\t${e.event_id}\t${e.occurred_at}\t${copyText(e.user_id)}\t${copyText(e.event_type)}\t${copyText(e.properties)}\n`,
     );
@@ -54,15 +55,15 @@ export class StagingWriter {
         stream.on('error', reject);
         stream.end(lines.join(''));
       });
-      const { rows } = await this.client.query<{ accepted: number }>(`
-        SELECT ingest_events(
+      const { rows } = await this.client.query<{ existing: number }>(`
+        SELECT cardinality(ingest_events(
           array_agg(event_id ORDER BY ord), array_agg(occurred_at ORDER BY ord),
           array_agg(user_id ORDER BY ord), array_agg(event_type ORDER BY ord),
           array_agg(properties ORDER BY ord)
-        ) AS accepted
+        )) AS existing
         FROM import_staging`);
       await this.client.query('COMMIT');
-      const accepted = rows[0]?.accepted ?? 0;
+      const accepted = unique.length - (rows[0]?.existing ?? 0);
       return { accepted, skipped: events.length - accepted };
     } catch (error) {
       await this.client.query('ROLLBACK').catch(() => {});

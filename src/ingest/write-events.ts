@@ -10,23 +10,47 @@ export interface WriteResult {
 }
 
 /**
- * Stores a batch of validated events and updates the summary tables, atomically, in one
- * round trip (the ingest_events() function of migration 0002 does the set-based work).
- * The first occurrence of an event_id wins; duplicates are counted, never an error.
+ * The first occurrence of each event_id, in order (first write wins). Validated ids are
+ * lower-case, so equal UUIDs compare equal as strings.
  */
-export async function writeEvents(
+export function firstOccurrences(events: ValidEvent[]): ValidEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    if (seen.has(e.event_id)) return false;
+    seen.add(e.event_id);
+    return true;
+  });
+}
+
+/**
+ * Stores events whose ids are all different, and updates the summary tables, atomically,
+ * in one round trip (the set-based work is the ingest_events() function, migrations/).
+ * Returns the ids that were already stored: by an earlier batch, or by a concurrent one
+ * that committed first.
+ */
+export async function storeUniqueEvents(
   db: Kysely<Database>,
   events: ValidEvent[],
-): Promise<WriteResult> {
-  if (events.length === 0) return { accepted: 0, skipped: 0 };
-  const { rows } = await sql<{ accepted: number }>`
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const { rows } = await sql<{ existing: string[] }>`
     SELECT ingest_events(
       ${events.map((e) => e.event_id)}::uuid[],
       ${events.map((e) => e.occurred_at)}::timestamptz[],
       ${events.map((e) => e.user_id)}::text[],
       ${events.map((e) => e.event_type)}::text[],
       ${events.map((e) => e.properties)}::jsonb[]
-    ) AS accepted`.execute(db);
-  const accepted = rows[0]?.accepted ?? 0;
+    ) AS existing`.execute(db);
+  return new Set(rows[0]?.existing ?? []);
+}
+
+/** Stores one batch: duplicates (already stored, or repeated in it) are counted, never an error. */
+export async function writeEvents(
+  db: Kysely<Database>,
+  events: ValidEvent[],
+): Promise<WriteResult> {
+  const unique = firstOccurrences(events);
+  const existing = await storeUniqueEvents(db, unique);
+  const accepted = unique.length - existing.size;
   return { accepted, skipped: events.length - accepted };
 }

@@ -25,21 +25,21 @@ async function tables(database: TestDatabase): Promise<string[]> {
 
 describe('migrations', () => {
   it('go up to the latest, down one step at a time, and up again', async () => {
+    const names = Object.keys(await new SqlFileMigrationProvider().getMigrations());
+    expect(names.slice(0, 2)).toEqual(['0001_create_events', '0002_create_summaries']);
     const database = await freshDatabase();
-    expect(await migrateToLatest(database.db)).toEqual([
-      '0001_create_events',
-      '0002_create_summaries',
-    ]);
-    expect(await tables(database)).toEqual([...SUMMARY_TABLES, 'events'].sort());
+    expect(await migrateToLatest(database.db)).toEqual(names);
+    expect(await tables(database)).toEqual(expect.arrayContaining([...SUMMARY_TABLES, 'events']));
     expect(await migrateToLatest(database.db)).toEqual([]);
 
-    expect(await migrateDown(database.db)).toEqual(['0002_create_summaries']);
-    expect(await tables(database)).toEqual(['events']);
-    expect(await migrateDown(database.db)).toEqual(['0001_create_events']);
+    for (const name of [...names].reverse()) {
+      expect(await migrateDown(database.db)).toEqual([name]);
+      if (name === '0002_create_summaries') expect(await tables(database)).toEqual(['events']);
+    }
     expect(await tables(database)).toEqual([]);
     expect(await migrateDown(database.db)).toEqual([]);
 
-    expect(await migrateToLatest(database.db)).toHaveLength(2);
+    expect(await migrateToLatest(database.db)).toEqual(names);
   });
 
   it('are safe when several instances migrate at once', async () => {
@@ -50,7 +50,8 @@ describe('migrations', () => {
     });
     try {
       const applied = await Promise.all(others.map((db) => migrateToLatest(db)));
-      expect(applied.flat().sort()).toEqual(['0001_create_events', '0002_create_summaries']);
+      const names = Object.keys(await new SqlFileMigrationProvider().getMigrations());
+      expect(applied.flat().sort()).toEqual(names);
     } finally {
       await Promise.all(others.map((db) => db.destroy()));
     }
