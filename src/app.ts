@@ -16,6 +16,7 @@ import metrics from './plugins/metrics.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
+import sdkRoutes from './routes/sdk.js';
 import statsRoutes from './routes/stats.js';
 
 export interface AppOptions {
@@ -95,6 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
+  await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);
   return app;
 }
