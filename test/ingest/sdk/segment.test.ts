@@ -250,6 +250,54 @@ describe('mapSegment single-message endpoints', () => {
   });
 });
 
+describe('mapSegment on analytics.js (analytics-next) shapes', () => {
+  // From analytics-next's segmentio plugin: standard mode posts each message alone (with
+  // its type, writeKey and sentAt) to /v1/<first letter of the type>; batching mode posts
+  // {writeKey, batch, sentAt} to /v1/b, the messages without their own sentAt.
+  const message = {
+    type: 'page',
+    messageId: 'ajs-next-1709632800000-2d7b4c8e-9f1a-0b2c-3d4e-5f60c0ffee00',
+    anonymousId: '7c2a4f9e-1b3d-4e5f-8a6b-9c0d1e2f3a4b',
+    userId: null,
+    name: 'Pricing',
+    properties: { path: '/pricing', url: 'https://example.com/pricing', title: 'Pricing' },
+    timestamp: '2024-03-05T10:00:00.000Z',
+    context: { library: { name: 'analytics.js', version: 'npm:next-1.70.0' }, locale: 'en' },
+    integrations: {},
+    writeKey: 'browser-key',
+    sentAt: '2024-03-05T10:00:00.500Z',
+  };
+  const expected = {
+    event_id: '7a1ea3a9-7a4c-5ee4-8a6b-d0faffd9ab95',
+    occurred_at: '2024-03-05T10:00:00.000000Z',
+    user_id: '7c2a4f9e-1b3d-4e5f-8a6b-9c0d1e2f3a4b',
+    event_type: '$pageview',
+    properties: {
+      path: '/pricing',
+      url: 'https://example.com/pricing',
+      title: 'Pricing',
+      name: 'Pricing',
+      $lib: 'analytics.js',
+      $lib_version: 'npm:next-1.70.0',
+    },
+  };
+  const ctx = at('2024-03-05T10:00:00.500Z');
+
+  it('maps a standard-mode message (the type from the path, the key from the message)', () => {
+    const batch = mapSegment(message, ctx, 'page');
+    expect(batch.bodyKey).toBe('browser-key');
+    expect(mappedEvents(batch)).toEqual([expected]);
+  });
+
+  it('maps a batching-mode envelope', () => {
+    const { sentAt: _, ...withoutSentAt } = message;
+    const body = { writeKey: 'browser-key', batch: [withoutSentAt], sentAt: message.sentAt };
+    const batch = mapSegment(body, ctx);
+    expect(batch.bodyKey).toBe('browser-key');
+    expect(mappedEvents(batch)).toEqual([expected]);
+  });
+});
+
 describe('mapSegment field rules', () => {
   const ctx = at('2024-01-02T03:10:00Z');
   const one = (message: unknown, envelope: Record<string, unknown> = {}) =>
