@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseJsonExactly, toJsonText } from '../../../src/ingest/json-body.js';
 import { mapSegment } from '../../../src/ingest/sdk/segment.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
@@ -470,5 +471,40 @@ describe('mapSegment malformed envelopes', () => {
       bodyKey: undefined,
       messages: [],
     });
+  });
+});
+
+describe('mapSegment on bodies parsed exactly (parseJsonExactly)', () => {
+  const ctx = at('2024-01-02T03:10:00Z');
+
+  it('keeps every digit of numeric ids a double cannot hold', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":9007199254740993,' +
+        '"messageId":12345678901234567890,"timestamp":"2024-01-02T03:04:05Z"}]}',
+    );
+    expect(mappedEvents(mapSegment(body, ctx))).toMatchObject([
+      { user_id: '9007199254740993', event_id: 'e1e81295-36f8-54bf-9ca5-4bdbd6687c67' },
+    ]);
+  });
+
+  it('passes properties through untouched: __proto__ keys and exact numbers stay data', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":"u","messageId":"m",' +
+        '"properties":{"__proto__":{"admin":true},"big":12345678901234567890,"n":1}}]}',
+    );
+    const [event] = mappedEvents(mapSegment(body, ctx));
+    const properties = event?.properties as Record<string, unknown>;
+    expect(Object.getPrototypeOf(properties)).toBe(Object.prototype);
+    expect(Object.keys(properties)).toEqual(['__proto__', 'big', 'n']);
+    expect(toJsonText(properties)).toBe(
+      '{"__proto__":{"admin":true},"big":12345678901234567890,"n":1}',
+    );
+  });
+
+  it('refuses properties that are a number, even an exact one', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":"u","properties":12345678901234567890}]}',
+    );
+    expect(mapSegment(body, ctx).messages[0]).toMatchObject({ ok: false, field: 'properties' });
   });
 });
