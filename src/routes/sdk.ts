@@ -141,9 +141,12 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   };
 
   // Segment and RudderStack (one protocol).
+  // analytics.js (analytics-next) posts to the same paths shortened to their first letter.
   const segmentPaths = [
     ['/v1/batch', undefined],
+    ['/v1/b', undefined],
     ...SEGMENT_TYPES.map((type) => [`/v1/${type}`, type] as const),
+    ...SEGMENT_TYPES.map((type) => [`/v1/${type.charAt(0)}`, type] as const),
   ] as const;
   for (const [url, impliedType] of segmentPaths) {
     app.post(
