@@ -8,6 +8,7 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY web ./web
 RUN npm run build
 
 # ---- dev: the build plus tests and tools, for `docker compose --profile test run --rm test`
@@ -42,6 +43,8 @@ RUN npm ci --omit=dev --omit=optional \
       'scripts.keys=node dist/cli/keys.js'
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
+# The dashboard's built page and assets (committed, rebuilt by `npm run build:web`).
+COPY web/public ./web/public
 USER node
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
