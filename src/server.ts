@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, openAccessWarning } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 
@@ -19,6 +19,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = pino(loggerOptions(config.logLevel));
+  const warning = openAccessWarning(config);
+  if (warning) log.warn(warning);
 
   const database = await openDatabase(config, log);
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
