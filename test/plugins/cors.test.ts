@@ -101,6 +101,35 @@ describe('CORS on ingest endpoints: any origin', () => {
   });
 });
 
+describe('CORS on a 429', () => {
+  it('carries the allow-origin header and exposes Retry-After, so a browser SDK can wait', async () => {
+    const { app: limited } = await buildTestApp(database, {
+      maxBatchEvents: 1,
+      rateLimitEventsPerSecond: 1,
+      rateLimitBurst: 1,
+    });
+    try {
+      const send = () =>
+        limited.inject({
+          method: 'POST',
+          url: '/v1/batch',
+          headers: { origin: SHOP, 'content-type': 'application/json' },
+          payload: JSON.stringify(INGEST_ENDPOINTS[1]?.body(ids(1))),
+        });
+      expect((await send()).statusCode).toBe(200);
+      const res = await send();
+      expect(res.statusCode).toBe(429);
+      expect(res.headers['access-control-allow-origin']).toBe(SHOP);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(String(res.headers['access-control-expose-headers']).toLowerCase()).toContain(
+        'retry-after',
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('CORS on /stats: only the origins in CORS_ORIGINS', () => {
   const STATS = '/stats/dau?from=2025-10-19&to=2025-10-20';
 

@@ -93,6 +93,15 @@ describe('compressed bodies', () => {
     },
   );
 
+  it('content codings are case-insensitive; x-gzip is gzip (RFC 9110)', async () => {
+    for (const encoding of ['GZIP', 'Gzip', 'x-gzip', 'DEFLATE']) {
+      const text = JSON.stringify([event()]);
+      const body = encoding === 'DEFLATE' ? deflateSync(text) : gzipSync(text);
+      const res = await send('/events', body, { 'content-encoding': encoding });
+      expect(res.statusCode, `${encoding}: ${res.body}`).toBe(202);
+    }
+  });
+
   it('Content-Encoding: identity is a plain body', async () => {
     const res = await send('/events', JSON.stringify([event()]), {
       'content-encoding': 'identity',
