@@ -213,12 +213,16 @@ describe('key look-ups', () => {
     expect(await revokeKey(database.db, name)).toBe(true);
     const revokedAt = Date.now();
     let status = 202;
-    while (status === 202 && Date.now() - revokedAt < KEY_CACHE_TTL_MS + 1000) {
+    while (status === 202) {
+      const started = Date.now();
       status = (await send()).statusCode;
-      if (status === 202) await new Promise((r) => setTimeout(r, 25));
+      if (status === 202) {
+        // Only an answer cached before the revocation may still let it in, for one TTL.
+        expect(started - revokedAt).toBeLessThan(KEY_CACHE_TTL_MS + 100);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     }
     expect(status).toBe(401);
-    expect(Date.now() - revokedAt).toBeLessThan(KEY_CACHE_TTL_MS + 1000);
   });
 });
 

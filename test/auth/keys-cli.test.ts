@@ -83,7 +83,9 @@ describe('keys CLI', () => {
     expect(byName['web-site']).toMatch(
       /\twrite\tcreated \d{4}-\d\d-\d\d .*\tlast used never\tactive$/,
     );
-    expect(byName.dashboard).toMatch(/\tread\t.*\tlast used 2026-01-02 03:04:05\+00\tactive$/);
+    expect(byName.dashboard).toMatch(
+      /\tread\t.*\tlast used 2026-01-0[123] \d\d:\d\d:05[+-]\d\d(:\d\d)?\tactive$/,
+    );
     expect(byName['ops.admin:1']).toMatch(/\tall\t/);
     expect(listed.stdout).not.toContain(writeKey.slice(3));
     expect(listed.stdout).not.toMatch(/ea_[A-Za-z0-9_-]{20}/);
