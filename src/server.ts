@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     );
     app = await buildApp({ config, db: database.db, pool: database.pool });
     await app.listen({ port: config.port, host: config.host });
+    const openAccess = openAccessWarning(config);
+    if (openAccess) log.warn(openAccess);
   } catch (error) {
     log.fatal(
       { err: error },
