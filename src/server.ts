@@ -19,8 +19,6 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = pino(loggerOptions(config.logLevel));
-  const warning = openAccessWarning(config);
-  if (warning) log.warn(warning);
 
   const database = await openDatabase(config, log);
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
