@@ -53,8 +53,10 @@ function expectError(
   expect(res.statusCode).toBe(status);
   const body = res.json() as Record<string, unknown>;
   expect(body).toMatchObject({ error, message: expect.any(String) });
-  if (CODED.has(url)) expect(body).toEqual({ code: status, error, message: body.message });
-  else expect(body).toEqual({ error, message: body.message });
+  // missing_field makes Amplitude drop the batch instead of retrying it.
+  if (CODED.has(url)) {
+    expect(body).toEqual({ code: status, error, message: body.message, missing_field: 'api_key' });
+  } else expect(body).toEqual({ error, message: body.message });
 }
 
 const basic = (key: string) => ({
@@ -281,8 +283,12 @@ describe('the start-up warning', () => {
       DATABASE_URL: database.url,
       ...env,
     });
+    // A request answered means start-up has finished (the warning follows the listening
+    // line); then every line up to the shutdown.
+    expect((await fetch(`${server.baseUrl}/healthz`)).status).toBe(200);
+    const drained = new Promise((resolve) => server.proc.stdout?.on('close', resolve));
     server.proc.kill('SIGTERM');
-    await server.exited;
+    await Promise.all([server.exited, drained]);
     return server.lines;
   }
   const warned = (lines: string[]) =>

@@ -73,6 +73,13 @@ export const INGEST_ENDPOINTS: Endpoint[] = [
     body: (ids) => ({ batch: ids.map((id) => segmentMessage(id)) }),
   },
   { url: '/v1/track', family: 'segment', body: (ids) => segmentMessage(single(ids)) },
+  // analytics.js posts to the paths shortened to their first letter.
+  {
+    url: '/v1/b',
+    family: 'segment',
+    body: (ids) => ({ batch: ids.map((id) => segmentMessage(id)) }),
+  },
+  { url: '/v1/t', family: 'segment', body: (ids) => segmentMessage(single(ids)) },
   {
     url: '/v1/identify',
     family: 'segment',
