@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, normalizeDatabaseUrl, redactDatabaseUrl } from '../src/config.js';
+import {
+  ConfigError,
+  loadConfig,
+  normalizeDatabaseUrl,
+  openAccessWarning,
+  redactDatabaseUrl,
+} from '../src/config.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -37,6 +43,15 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL'],
     [{ REQUIRE_DATABASE_URL: 'true' }, 'DATABASE_URL'],
     [{ REQUIRE_DATABASE_URL: 'maybe' }, 'REQUIRE_DATABASE_URL'],
+    [{ AUTH: 'maybe' }, 'AUTH'],
+    [{ AUTH: 'on' }, 'AUTH'],
+    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://a.example.com,app.example.com' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://a.example.com/' }, 'CORS_ORIGINS'],
+    [{ RATE_LIMIT_EVENTS_PER_SECOND: '1.5' }, 'RATE_LIMIT_EVENTS_PER_SECOND'],
+    [{ RATE_LIMIT_BURST: '0' }, 'RATE_LIMIT_BURST'],
+    [{ RATE_LIMIT_BURST: '4999' }, 'RATE_LIMIT_BURST'],
+    [{ MAX_BATCH_EVENTS: '200', RATE_LIMIT_BURST: '100' }, 'RATE_LIMIT_BURST'],
   ])('refuses %o with one message naming %s', (env, variable) => {
     let caught: unknown;
     try {
@@ -55,5 +70,45 @@ describe('configuration', () => {
     expect(redactDatabaseUrl('postgres://events:change_me@db:5432/events')).toBe(
       'postgres://events:***@db:5432/events',
     );
+  });
+
+  it('has the documented defaults for keys, CORS and rate limits', () => {
+    expect(loadConfig({})).toMatchObject({
+      auth: 'off',
+      corsOrigins: [],
+      rateLimitEventsPerSecond: 50_000,
+      rateLimitBurst: 100_000,
+    });
+  });
+
+  it('reads AUTH, CORS_ORIGINS and the rate limit', () => {
+    expect(
+      loadConfig({
+        AUTH: ' Required ',
+        CORS_ORIGINS: ' https://app.example.com , http://localhost:3000,,',
+        RATE_LIMIT_EVENTS_PER_SECOND: '0',
+        MAX_BATCH_EVENTS: '10',
+        RATE_LIMIT_BURST: '10',
+      }),
+    ).toMatchObject({
+      auth: 'required',
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      rateLimitEventsPerSecond: 0,
+      rateLimitBurst: 10,
+    });
+  });
+
+  it('warns about open access only for AUTH=off on a non-loopback HOST', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.5', 'example.com']) {
+      const warning = openAccessWarning({ auth: 'off', host });
+      expect(warning, host).toContain(`AUTH=off and HOST=${host}: anyone who reaches this port`);
+      expect(warning).toContain('npm run keys -- create NAME');
+    }
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', 'LOCALHOST']) {
+      expect(openAccessWarning({ auth: 'off', host }), host).toBeUndefined();
+    }
+    expect(openAccessWarning({ auth: 'required', host: '0.0.0.0' })).toBeUndefined();
+    // The default configuration (HOST=0.0.0.0, AUTH=off) is the case the warning exists for.
+    expect(openAccessWarning(loadConfig({}))).toBeDefined();
   });
 });

@@ -43,6 +43,12 @@ function charLength(text: string): number {
   return n;
 }
 
+// An unpaired UTF-16 surrogate, which JSON text may carry as an escape ("\ud800"): jsonb
+// refuses it (a database error for the whole batch) and text columns would store U+FFFD,
+// merging different ids into one. In a `u` regex a proper pair is one code point, so only
+// unpaired halves match.
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
+
 function checkText(
   errors: FieldError[],
   field: string,
@@ -70,6 +76,10 @@ function checkText(
     errors.push({ field, message: 'must not contain NUL characters' });
     return undefined;
   }
+  if (UNPAIRED_SURROGATE.test(trimmed)) {
+    errors.push({ field, message: 'must not contain unpaired surrogates such as \\ud800' });
+    return undefined;
+  }
   return trimmed;
 }
 
@@ -78,6 +88,17 @@ function containsNul(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(containsNul);
   if (isPlainObject(value)) {
     return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  }
+  return false;
+}
+
+function containsUnpairedSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return UNPAIRED_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(containsUnpairedSurrogate);
+  if (isPlainObject(value)) {
+    return Object.entries(value).some(
+      ([k, v]) => UNPAIRED_SURROGATE.test(k) || containsUnpairedSurrogate(v),
+    );
   }
   return false;
 }
@@ -103,6 +124,13 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
   }
   if (containsNul(value)) {
     errors.push({ field: 'properties', message: 'must not contain NUL characters (\\u0000)' });
+    return undefined;
+  }
+  if (containsUnpairedSurrogate(value)) {
+    errors.push({
+      field: 'properties',
+      message: 'must not contain unpaired surrogates such as \\ud800',
+    });
     return undefined;
   }
   return json;

@@ -77,6 +77,14 @@ export default fp(
           { statusCode: 400 },
         ),
     });
+    // Content codings are case-insensitive and x-gzip is gzip (RFC 9110 8.4.1); the
+    // decompressor compares the header as is.
+    app.addHook('onRequest', async (request) => {
+      const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+      if (encoding !== undefined) {
+        request.headers['content-encoding'] = encoding === 'x-gzip' ? 'gzip' : encoding;
+      }
+    });
     app.removeContentTypeParser(['application/json', 'text/plain']);
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJsonBody);
   },
