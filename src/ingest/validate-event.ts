@@ -25,8 +25,25 @@ export interface FieldError {
 
 export type Validation = { ok: true; event: ValidEvent } | { ok: false; errors: FieldError[] };
 
+/** Deepest nesting of objects/arrays in `properties` (the object itself is level 1). */
+export const MAX_PROPERTIES_DEPTH = 64;
+/** Unknown fields of one event listed by name; the rest are counted in one more detail. */
+export const MAX_UNKNOWN_FIELDS_LISTED = 5;
+/** A field name echoed back in an error is cut to this many characters. */
+const MAX_ECHOED_NAME_CHARS = 64;
+
+declare global {
+  interface String {
+    /** ES2024; Node >= 20. False when the string holds a lone UTF-16 surrogate. */
+    isWellFormed(): boolean;
+  }
+}
+
+const LONE_SURROGATE = 'must not contain a lone UTF-16 surrogate';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KNOWN_FIELDS = new Set(Object.keys(EventInput.properties));
+const UNKNOWN_FIELD = `is not a known field (expected ${[...KNOWN_FIELDS].join(', ')})`;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -66,27 +83,88 @@ function checkText(
     errors.push({ field, message: 'must not contain NUL characters' });
     return undefined;
   }
+  // JSON escapes can spell a lone surrogate (\ud800); PostgreSQL would store U+FFFD, so
+  // distinct ids would collapse into one.
+  if (!trimmed.isWellFormed()) {
+    errors.push({ field, message: LONE_SURROGATE });
+    return undefined;
+  }
   return trimmed;
 }
 
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (isPlainObject(value)) {
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+function echoedName(name: string): string {
+  return name.length > MAX_ECHOED_NAME_CHARS
+    ? `${name.slice(0, MAX_ECHOED_NAME_CHARS - 1)}…`
+    : name;
+}
+
+/** `properties.a.list[1]`, cut so a long path cannot blow up the answer. */
+function pathText(path: readonly (string | number)[]): string {
+  let text = 'properties';
+  for (const part of path) {
+    text += typeof part === 'number' ? `[${part}]` : `.${echoedName(part)}`;
+    if (text.length > 200) return `${text.slice(0, 199)}…`;
   }
-  return false;
+  return text;
 }
 
 /**
- * Properties are stored as jsonb, which cannot hold the NUL character in any string;
- * checking here turns what would be a database error for the whole batch into a 422 for
- * this event.
+ * The first problem inside `properties` that JSON.stringify or jsonb would trip over: too
+ * deep (JSON.stringify recurses and overflows the stack at a few thousand levels), a NUL
+ * (jsonb cannot hold it) or a lone surrogate (jsonb refuses it, sinking the whole batch).
+ * Iterative, so no input can overflow the stack here.
+ */
+function propertiesProblem(root: Record<string, unknown>): string | undefined {
+  type Frame = { value: unknown; depth: number; path: (string | number)[] };
+  const stack: Frame[] = [{ value: root, depth: 1, path: [] }];
+  const badText = (text: string) => !text.isWellFormed() || text.includes('\u0000');
+  const textProblem = (text: string, path: (string | number)[]) =>
+    text.includes('\u0000')
+      ? `must not contain NUL characters (\\u0000) (at ${pathText(path)})`
+      : `${LONE_SURROGATE} (at ${pathText(path)})`;
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { value, depth, path } = frame;
+    if (typeof value === 'string') {
+      if (badText(value)) return textProblem(value, path);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_PROPERTIES_DEPTH) {
+      return `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`;
+    }
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i], depth: depth + 1, path: [...path, i] });
+      }
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      if (badText(key)) return textProblem(key, [...path, key]);
+      stack.push({
+        value: (value as Record<string, unknown>)[key],
+        depth: depth + 1,
+        path: [...path, key],
+      });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Properties are stored as jsonb; checking here turns what would be a database error for
+ * the whole batch (or a stack overflow) into a 422 for this event.
  */
 function checkProperties(errors: FieldError[], value: unknown): string | undefined {
   if (value === undefined || value === null) return '{}';
   if (!isPlainObject(value)) {
     errors.push({ field: 'properties', message: 'must be a JSON object (or null)' });
+    return undefined;
+  }
+  const problem = propertiesProblem(value);
+  if (problem !== undefined) {
+    errors.push({ field: 'properties', message: problem });
     return undefined;
   }
   const json = JSON.stringify(value);
@@ -97,30 +175,34 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
     });
     return undefined;
   }
-  if (containsNul(value)) {
-    errors.push({ field: 'properties', message: 'must not contain NUL characters (\\u0000)' });
-    return undefined;
-  }
   return json;
 }
 
 /**
  * The one validator for events, shared by POST /events and the CSV importer. Reports
- * every problem of the event, one per field. `nowMs` is when the batch arrived; events
- * more than 24 h after it are refused.
+ * every problem of the event, one per field (unknown fields: the first
+ * MAX_UNKNOWN_FIELDS_LISTED by name, then one detail counting the rest, so the answer and
+ * the work stay bounded whatever the client sends). `nowMs` is when the batch arrived;
+ * events more than 24 h after it are refused.
  */
 export function validateEvent(input: unknown, nowMs: number): Validation {
   if (!isPlainObject(input)) {
     return { ok: false, errors: [{ field: '', message: 'must be a JSON object' }] };
   }
   const errors: FieldError[] = [];
+  let unknown = 0;
   for (const key of Object.keys(input)) {
-    if (!KNOWN_FIELDS.has(key)) {
-      errors.push({
-        field: key,
-        message: `is not a known field (expected ${[...KNOWN_FIELDS].join(', ')})`,
-      });
+    if (KNOWN_FIELDS.has(key)) continue;
+    unknown++;
+    if (unknown <= MAX_UNKNOWN_FIELDS_LISTED) {
+      errors.push({ field: echoedName(key), message: UNKNOWN_FIELD });
     }
+  }
+  if (unknown > MAX_UNKNOWN_FIELDS_LISTED) {
+    errors.push({
+      field: '(more)',
+      message: `and ${unknown - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`,
+    });
   }
 
   let eventId: string | undefined;
