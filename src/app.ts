@@ -6,16 +6,23 @@ import { type DestinationStream, pino } from 'pino';
 import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
+import clientErrors, {
+  clientErrorHandler,
+  type HttpLimits,
+  httpServerOptions,
+} from './plugins/client-errors.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
+import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import statsRoutes from './routes/stats.js';
 
 export interface AppOptions {
-  config: Pick<Config, 'logLevel' | 'maxBatchEvents' | 'maxBodyBytes'>;
+  config: Pick<Config, 'logLevel' | 'maxBatchEvents' | 'maxBodyBytes'> &
+    Partial<HttpLimits & Pick<Config, 'metricsToken'>>;
   db: Kysely<Database>;
   pool: pg.Pool;
   /** Where log lines go (stdout by default); tests pass a stream to read them. */
@@ -44,15 +51,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: requestIdFor,
     bodyLimit: config.maxBodyBytes,
     ajv: { customOptions: { allErrors: true } },
+    ...httpServerOptions(config),
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON is the only body this API takes; anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
   await app.register(errors);
   await app.register(accessLog);
+  await app.register(securityHeaders);
   await app.register(dbPlugin, { db: options.db, pool: options.pool });
   await app.register(swagger);
-  await app.register(metrics);
+  await app.register(metrics, { token: config.metricsToken });
+  await app.register(clientErrors, config);
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a
   // keep-alive client cannot hold the process open after its response.
   let closing = false;
