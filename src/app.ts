@@ -14,6 +14,7 @@ import clientErrors, {
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
+import queryParams from './plugins/query-params.js';
 import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
@@ -60,6 +61,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(errors);
   await app.register(accessLog);
   await app.register(securityHeaders);
+  await app.register(queryParams);
   await app.register(dbPlugin, { db: options.db, pool: options.pool });
   await app.register(swagger);
   await app.register(metrics, { token: config.metricsToken });
