@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
+import { EmbeddedPostgresError } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createKysely, createPool } from './db/pool.js';
 
@@ -41,6 +42,12 @@ async function main(): Promise<void> {
         { logger: 'db', code: (error as { code?: unknown }).code },
         `an idle database connection failed (${error.message}); the pool opens a new one when needed`,
       ),
+  }).catch((error: unknown) => {
+    // Something the user can fix: one sentence, no stack trace.
+    if (!(error instanceof EmbeddedPostgresError)) throw error;
+    log.fatal(error.message);
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
   });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {

@@ -43,10 +43,11 @@ export async function openDatabase(
       dir: config.embeddedPgDir,
       port: config.embeddedPgPort,
       log: (message) => log.debug({ logger: 'postgres' }, message),
+      notice: (message) => log.info({ logger: 'postgres' }, message),
     });
     url = embedded.url;
     stopEmbedded = embedded.stop;
-    description = `embedded PostgreSQL 16 at ${redactDatabaseUrl(url)} (data in ${config.embeddedPgDir}${embedded.reused ? ', already running' : ''})`;
+    description = `embedded PostgreSQL 16 at ${redactDatabaseUrl(url)} (data in ${embedded.dir}${embedded.reused ? ', already running' : ''})`;
   }
   log.info({ database: description }, `using ${description}`);
 
