@@ -167,6 +167,13 @@ describe('bounded work per event (item 7, per event)', () => {
     const keys = Array.from({ length: 1_100_000 }, (_, i) => `"k${i}":0`).join(',');
     const body = `[${eventJson().slice(0, -1)},${keys}}]`;
     expect(body.length).toBeGreaterThan(10_000_000);
+    // The machine is shared: compare with parsing the same body here, in the same run.
+    const parses = [0, 1, 2].map(() => {
+      const t = performance.now();
+      JSON.parse(body);
+      return performance.now() - t;
+    });
+    const parseMs = parses.sort((a, b) => a - b)[1] as number;
     const started = performance.now();
     const res = await postRaw(body);
     const elapsed = performance.now() - started;
@@ -177,7 +184,8 @@ describe('bounded work per event (item 7, per event)', () => {
       field: '(more)',
       message: `and ${1_100_000 - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`,
     });
-    // Before the cap this took ~7 s and answered 147 MB; JSON.parse of 10 MB alone is ~0.5 s.
-    expect(elapsed).toBeLessThan(5000);
+    // Before the cap: ~15-20 times the parse (1.1M error objects, a 147 MB answer); now
+    // reading, parsing and one pass over the keys, a few times the parse.
+    expect(elapsed).toBeLessThan(8 * parseMs + 500);
   });
 });
