@@ -182,7 +182,7 @@ async function place(dir: string, log: (message: string) => void): Promise<Place
     }
   } catch (error) {
     throw new EmbeddedPostgresError(
-      `Embedded PostgreSQL runs as user postgres, which cannot reach ${dir} or the PostgreSQL binaries, and ${ROOT_STATE_DIR} could not be prepared (${error instanceof Error ? error.message : error}); ${WHAT_TO_DO}.`,
+      `Embedded PostgreSQL (run as user postgres, since this is root) could not be given a data directory for ${dir} and its binaries (${error instanceof Error ? error.message : error}); ${WHAT_TO_DO}.`,
     );
   }
   for (const [what, target] of [

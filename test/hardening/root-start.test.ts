@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess } from '../helpers/server-process.js';
+import { runProcess, startServerProcess } from '../helpers/server-process.js';
 
 const SERVER = ['--import', 'tsx', 'src/server.ts'];
 
@@ -34,4 +34,15 @@ describe.runIf(userInfo().uid === 0)('npm start as root (item 15)', () => {
       if (moved) rmSync(path.dirname(moved), { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('where it cannot work, stops with one sentence saying what to do (no stack trace)', async () => {
+    const run = await runProcess(SERVER, { EMBEDDED_PG_DIR: '/etc/hostname/not-a-dir/pg' });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^Embedded PostgreSQL .* set DATABASE_URL to a PostgreSQL server, .*\.$/,
+      ),
+    ]);
+    expect(run.stderr).not.toContain('    at ');
+  });
 });
