@@ -129,7 +129,8 @@ export default fp(
         schema: {
           tags: ['operations'],
           summary: 'Prometheus metrics',
-          description: 'Prometheus text exposition format (prom-client).',
+          description:
+            'Prometheus text exposition format (prom-client). When METRICS_TOKEN is set, needs `Authorization: Bearer <METRICS_TOKEN>`.',
           produces: ['text/plain'],
           response: {
             200: { type: 'string', description: 'Prometheus text format' },

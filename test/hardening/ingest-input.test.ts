@@ -54,6 +54,12 @@ async function storedCount(): Promise<number> {
   return rows[0].n;
 }
 
+async function rejectedEvents(): Promise<number> {
+  const text = (await app.inject('/metrics')).body;
+  const line = text.split('\n').find((l) => l.startsWith('events_ingest_rejected_total '));
+  return Number(line?.split(' ')[1]);
+}
+
 function nested(depth: number): string {
   return `${'{"a":'.repeat(depth - 1)}{"leaf":1}${'}'.repeat(depth - 1)}`;
 }
@@ -68,8 +74,10 @@ describe('lone UTF-16 surrogates (item 2 and 3)', () => {
   ])(
     'in %s is a 422 naming the field, and nothing of the batch is stored',
     async (_what, fields, field) => {
+      const rejectedBefore = await rejectedEvents();
       const res = await postRaw(`[${eventJson()},${eventJson(fields)}]`);
       expect(res.statusCode).toBe(422);
+      expect(await rejectedEvents()).toBe(rejectedBefore + 2);
       const body = res.json();
       expect(body.error).toBe('validation_error');
       expect(body.details).toEqual([
