@@ -152,7 +152,7 @@ function hardeningLimits(env: Env) {
     requestTimeoutMs,
     headersTimeoutMs,
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 3_600_000),
-    connectionTimeoutMs: integer(env, 'CONNECTION_TIMEOUT_MS', 60_000, 1000, 3_600_000),
+    connectionTimeoutMs: integer(env, 'CONNECTION_TIMEOUT_MS', 120_000, 1000, 3_600_000),
     maxConnections: integer(env, 'MAX_CONNECTIONS', 1024, 1, 1_000_000),
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
     metricsToken,

@@ -31,7 +31,7 @@ describe('configuration of the limits', () => {
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 72_000,
-      connectionTimeoutMs: 60_000,
+      connectionTimeoutMs: 120_000,
       maxConnections: 1024,
       statementTimeoutMs: 15_000,
       metricsToken: undefined,
