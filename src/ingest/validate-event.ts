@@ -98,10 +98,20 @@ function echoedName(name: string): string {
     : name;
 }
 
+/** Where a value sits in `properties`: a chain to the root, so each node costs O(1). */
+interface Frame {
+  value: unknown;
+  depth: number;
+  key: string | number | undefined;
+  parent: Frame | undefined;
+}
+
 /** `properties.a.list[1]`, cut so a long path cannot blow up the answer. */
-function pathText(path: readonly (string | number)[]): string {
+function pathText(frame: Frame): string {
+  const parts: (string | number)[] = [];
+  for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) parts.push(f.key);
   let text = 'properties';
-  for (const part of path) {
+  for (const part of parts.reverse()) {
     text += typeof part === 'number' ? `[${part}]` : `.${echoedName(part)}`;
     if (text.length > 200) return `${text.slice(0, 199)}…`;
   }
@@ -112,20 +122,21 @@ function pathText(path: readonly (string | number)[]): string {
  * The first problem inside `properties` that JSON.stringify or jsonb would trip over: too
  * deep (JSON.stringify recurses and overflows the stack at a few thousand levels), a NUL
  * (jsonb cannot hold it) or a lone surrogate (jsonb refuses it, sinking the whole batch).
- * Iterative, so no input can overflow the stack here.
+ * Iterative, so no input can overflow the stack here, and linear in the size of the input.
  */
 function propertiesProblem(root: Record<string, unknown>): string | undefined {
-  type Frame = { value: unknown; depth: number; path: (string | number)[] };
-  const stack: Frame[] = [{ value: root, depth: 1, path: [] }];
-  const badText = (text: string) => !text.isWellFormed() || text.includes('\u0000');
-  const textProblem = (text: string, path: (string | number)[]) =>
-    text.includes('\u0000')
-      ? `must not contain NUL characters (\\u0000) (at ${pathText(path)})`
-      : `${LONE_SURROGATE} (at ${pathText(path)})`;
+  const stack: Frame[] = [{ value: root, depth: 1, key: undefined, parent: undefined }];
+  const textProblem = (text: string, at: Frame) => {
+    if (text.includes('\u0000'))
+      return `must not contain NUL characters (\\u0000) (at ${pathText(at)})`;
+    if (!text.isWellFormed()) return `${LONE_SURROGATE} (at ${pathText(at)})`;
+    return undefined;
+  };
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
-    const { value, depth, path } = frame;
+    const { value, depth } = frame;
     if (typeof value === 'string') {
-      if (badText(value)) return textProblem(value, path);
+      const problem = textProblem(value, frame);
+      if (problem) return problem;
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -134,19 +145,22 @@ function propertiesProblem(root: Record<string, unknown>): string | undefined {
     }
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
-        stack.push({ value: value[i], depth: depth + 1, path: [...path, i] });
+        stack.push({ value: value[i], depth: depth + 1, key: i, parent: frame });
       }
       continue;
     }
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i] as string;
-      if (badText(key)) return textProblem(key, [...path, key]);
-      stack.push({
+      const child: Frame = {
         value: (value as Record<string, unknown>)[key],
         depth: depth + 1,
-        path: [...path, key],
-      });
+        key,
+        parent: frame,
+      };
+      const problem = textProblem(key, child);
+      if (problem) return problem;
+      stack.push(child);
     }
   }
   return undefined;

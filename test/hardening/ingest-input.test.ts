@@ -146,6 +146,18 @@ describe('nesting depth of properties (item 4)', () => {
 });
 
 describe('bounded work per event (item 7, per event)', () => {
+  it('walks wide and deep properties in linear time (2M leaves 60 levels down)', async () => {
+    const leaves = Array.from({ length: 2_000_000 }, () => '1').join(',');
+    const properties = `${'{"a":'.repeat(59)}[${leaves}]${'}'.repeat(59)}`;
+    const started = performance.now();
+    const res = await postRaw(`[${eventJson({ properties })}]`);
+    expect(res.statusCode).toBe(422);
+    expect(res.json().details).toEqual([
+      { index: 0, field: 'properties', message: expect.stringContaining('bytes of JSON') },
+    ]);
+    expect(performance.now() - started).toBeLessThan(15_000);
+  }, 60_000);
+
   it('lists only the first few unknown fields of an event, with the count of the rest', () => {
     const input: Record<string, unknown> = { ...event() };
     for (let i = 0; i < 20; i++) input[`extra_${i}`] = i;
