@@ -11,7 +11,11 @@ import { integerParameters, isDecimalInteger } from '../schemas/query-params.js'
 export default fp(
   async (app: FastifyInstance) => {
     app.addHook('preValidation', async (request) => {
-      const names = integerParameters(request.routeOptions.schema?.querystring);
+      const schema = request.routeOptions.schema;
+      // Fastify takes the querystring schema under either name.
+      const names = integerParameters(
+        schema?.querystring ?? (schema as { query?: unknown })?.query,
+      );
       if (names.length === 0) return;
       const query = request.query as Record<string, unknown>;
       const details = names
