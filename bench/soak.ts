@@ -67,19 +67,25 @@ function nextRequest(): { endpoint: string; url: string; init?: RequestInit } {
       },
     };
   }
-  const tz = Math.random() < 0.25 ? `&tz=${ZONES[random(ZONES.length)]}` : '';
+  const zone = Math.random() < 0.25 ? ZONES[random(ZONES.length)] : undefined;
+  const tz = zone ? `&tz=${zone}` : '';
+  // Non-UTC days read raw events, UTC days the summaries: reported apart.
+  const kind = zone && zone !== 'UTC' ? ' (tz)' : '';
   const from = random(20);
   const to = from + random(10);
   if (r < 0.75)
-    return { endpoint: 'GET /stats/dau', url: `/stats/dau?from=${day(from)}&to=${day(to)}${tz}` };
+    return {
+      endpoint: `GET /stats/dau${kind}`,
+      url: `/stats/dau?from=${day(from)}&to=${day(to)}${tz}`,
+    };
   if (r < 0.9) {
     return {
-      endpoint: 'GET /stats/top-events',
+      endpoint: `GET /stats/top-events${kind}`,
       url: `/stats/top-events?from=${day(from)}&to=${day(to)}&limit=${1 + random(20)}${tz}`,
     };
   }
   return {
-    endpoint: 'GET /stats/retention',
+    endpoint: `GET /stats/retention${kind}`,
     url: `/stats/retention?start_date=${day(from)}&windows=${random(14)}${tz}`,
   };
 }
