@@ -9,10 +9,17 @@ import type { Database } from './db/schema.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
 import bodyParser from './plugins/body-parser.js';
 import cors from './plugins/cors.js';
+import clientErrors, {
+  clientErrorHandler,
+  type HttpLimits,
+  httpServerOptions,
+} from './plugins/client-errors.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
 import metrics from './plugins/metrics.js';
+import queryParams from './plugins/query-params.js';
+import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
@@ -32,7 +39,8 @@ export interface AppOptions {
     | 'groupCommitMaxEvents'
     | 'groupCommitMaxWaitMs'
     | 'groupCommitConcurrency'
-  >;
+  > &
+    Partial<HttpLimits & Pick<Config, 'metricsToken'>>;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
@@ -63,15 +71,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: requestIdFor,
     bodyLimit: config.maxBodyBytes,
     ajv: { customOptions: { allErrors: true } },
+    ...httpServerOptions(config),
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(errors);
   await app.register(accessLog);
+  await app.register(securityHeaders);
+  await app.register(queryParams);
   await app.register(dbPlugin, { db: options.db, pool: options.pool });
   // JSON (UTF-8, optionally gzip/deflate) is the only body this API takes: anything else is a 415.
   await app.register(bodyParser);
   await app.register(swagger);
-  await app.register(metrics);
+  await app.register(metrics, { token: config.metricsToken });
   // Order matters: routes are marked before CORS reads the marks, and CORS answers a
   // preflight before the auth hook asks for a key.
   app.addHook('onRoute', statsRoutesNeedReadKey);
@@ -85,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     rateLimit: { eventsPerSecond: config.rateLimitEventsPerSecond, burst: config.rateLimitBurst },
   });
+  await app.register(clientErrors, config);
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a
   // keep-alive client cannot hold the process open after its response.
   let closing = false;

@@ -32,6 +32,21 @@ export interface Config {
   embeddedPgPort: number;
   /** Set in the container image: there the database must be external. */
   requireDatabaseUrl: boolean;
+  // Hardening limits (issue 9); see README "Limits".
+  /** A request (headers and body) must arrive within this long, else 408. */
+  requestTimeoutMs: number;
+  /** The request headers must arrive within this long, else 408. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** A socket with no activity at all is closed after this long. */
+  connectionTimeoutMs: number;
+  /** Open connections beyond this are closed at once. */
+  maxConnections: number;
+  /** PostgreSQL cancels a request's statement after this long (503); 0 = no limit. */
+  statementTimeoutMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
 }
 
 /** One message naming the variable; server.ts prints it and exits non-zero. */
@@ -162,6 +177,28 @@ export function loadConfig(env: Env = loadEnv()): Config {
     embeddedPgDir: path.resolve(env.EMBEDDED_PG_DIR?.trim() || '.data/postgres'),
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     requireDatabaseUrl,
+    ...hardeningLimits(env),
+  };
+}
+
+function hardeningLimits(env: Env) {
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000);
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS', 'must not be more than REQUEST_TIMEOUT_MS');
+  }
+  const metricsToken = env.METRICS_TOKEN?.trim() || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 3_600_000),
+    connectionTimeoutMs: integer(env, 'CONNECTION_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 1024, 1, 1_000_000),
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
+    metricsToken,
   };
 }
 

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { ErrorDetail } from './schemas/errors.js';
 
 /** The closed set of `error` codes the API answers with. */
@@ -12,7 +13,11 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'validation_error'
   | 'service_unavailable'
-  | 'internal_error';
+  | 'internal_error'
+  | 'unauthorized'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'query_timeout';
 
 /** An error meant for the client: its message and details are sent as they are. */
 export class ApiError extends Error {
@@ -59,4 +64,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(
     error.message,
   );
+}
+
+/** SQLSTATE 57014: a statement cancelled, here by statement_timeout. */
+export const QUERY_CANCELED = '57014';
+
+/** The SQLSTATE of an error PostgreSQL sent, if it is one. */
+export function sqlState(error: unknown): string | undefined {
+  return error instanceof pg.DatabaseError ? error.code : undefined;
 }

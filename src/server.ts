@@ -2,10 +2,25 @@ import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig, openAccessWarning } from './config.js';
 import { openDatabase } from './db/database.js';
+import { EmbeddedPostgresError } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrator.js';
+import { createKysely, createPool } from './db/pool.js';
 
 /** In-flight requests get this long after SIGTERM/SIGINT before the process gives up. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * Migrations run on a pool of their own: a backfill on a large table may rightly take
+ * longer than the statement timeout the serving pool has.
+ */
+async function migrate(url: string): Promise<string[]> {
+  const db = createKysely(createPool(url, { max: 1, applicationName: 'events-analytics-migrate' }));
+  try {
+    return await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+}
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -20,10 +35,23 @@ async function main(): Promise<void> {
   }
   const log = pino(loggerOptions(config.logLevel));
 
-  const database = await openDatabase(config, log);
+  const database = await openDatabase(config, log, {
+    statementTimeoutMs: config.statementTimeoutMs,
+    onIdleError: (error) =>
+      log.warn(
+        { logger: 'db', code: (error as { code?: unknown }).code },
+        `an idle database connection failed (${error.message}); the pool opens a new one when needed`,
+      ),
+  }).catch((error: unknown) => {
+    // Something the user can fix: one sentence, no stack trace.
+    if (!(error instanceof EmbeddedPostgresError)) throw error;
+    log.fatal(error.message);
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrate(database.url);
     log.info(
       { migrations: applied },
       applied.length ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date',

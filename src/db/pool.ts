@@ -23,6 +23,14 @@ export interface PoolOptions {
   /** How long a query may wait for a connection before failing (and the API answers 503). */
   connectionTimeoutMillis?: number;
   applicationName?: string;
+  /**
+   * PostgreSQL cancels any statement running longer (SQLSTATE 57014); unset or 0 = no
+   * limit. The server's pool sets it so no request can hang on a slow query; the importer
+   * and migrations run without it.
+   */
+  statementTimeoutMs?: number;
+  /** Told when an idle connection fails (the pool drops it and opens a new one later). */
+  onIdleError?: (error: Error) => void;
 }
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
@@ -33,10 +41,12 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'events-analytics',
     types,
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });
-  // An idle client losing its connection (database restart) must not crash the process;
-  // the pool drops it and the next query opens a new one.
-  pool.on('error', () => {});
+  // An idle client losing its connection (database restart, network cut) must not crash
+  // the process: without a listener, the pool's 'error' event would throw. The pool drops
+  // the client and the next query opens a new connection.
+  pool.on('error', (error) => options.onIdleError?.(error));
   // A checked-out client has no listener of the pool's: if its connection drops, the query
   // in flight fails (and is answered 503) but the client's 'error' event would crash the
   // process. This listener stays for the client's life.

@@ -26,8 +26,25 @@ export interface FieldError {
 
 export type Validation = { ok: true; event: ValidEvent } | { ok: false; errors: FieldError[] };
 
+/** Deepest nesting of objects/arrays in `properties` (the object itself is level 1). */
+export const MAX_PROPERTIES_DEPTH = 64;
+/** Unknown fields of one event listed by name; the rest are counted in one more detail. */
+export const MAX_UNKNOWN_FIELDS_LISTED = 5;
+/** A field name echoed back in an error is cut to this many characters. */
+const MAX_ECHOED_NAME_CHARS = 64;
+
+declare global {
+  interface String {
+    /** ES2024; Node >= 20. False when the string holds a lone UTF-16 surrogate. */
+    isWellFormed(): boolean;
+  }
+}
+
+const LONE_SURROGATE = 'must not contain a lone UTF-16 surrogate';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KNOWN_FIELDS = new Set(Object.keys(EventInput.properties));
+const UNKNOWN_FIELD = `is not a known field (expected ${[...KNOWN_FIELDS].join(', ')})`;
 
 /** A JSON object (not an array, and not a LosslessNumber holding an exact number). */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -42,12 +59,6 @@ function charLength(text: string): number {
   for (const _ of text) n++;
   return n;
 }
-
-// An unpaired UTF-16 surrogate, which JSON text may carry as an escape ("\ud800"): jsonb
-// refuses it (a database error for the whole batch) and text columns would store U+FFFD,
-// merging different ids into one. In a `u` regex a proper pair is one code point, so only
-// unpaired halves match.
-const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
 
 function checkText(
   errors: FieldError[],
@@ -76,42 +87,102 @@ function checkText(
     errors.push({ field, message: 'must not contain NUL characters' });
     return undefined;
   }
-  if (UNPAIRED_SURROGATE.test(trimmed)) {
-    errors.push({ field, message: 'must not contain unpaired surrogates such as \\ud800' });
+  // JSON escapes can spell a lone surrogate (\ud800); PostgreSQL would store U+FFFD, so
+  // distinct ids would collapse into one.
+  if (!trimmed.isWellFormed()) {
+    errors.push({ field, message: LONE_SURROGATE });
     return undefined;
   }
   return trimmed;
 }
 
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (isPlainObject(value)) {
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
-  }
-  return false;
+function echoedName(name: string): string {
+  return name.length > MAX_ECHOED_NAME_CHARS
+    ? `${name.slice(0, MAX_ECHOED_NAME_CHARS - 1)}…`
+    : name;
 }
 
-function containsUnpairedSurrogate(value: unknown): boolean {
-  if (typeof value === 'string') return UNPAIRED_SURROGATE.test(value);
-  if (Array.isArray(value)) return value.some(containsUnpairedSurrogate);
-  if (isPlainObject(value)) {
-    return Object.entries(value).some(
-      ([k, v]) => UNPAIRED_SURROGATE.test(k) || containsUnpairedSurrogate(v),
-    );
+/** Where a value sits in `properties`: a chain to the root, so each node costs O(1). */
+interface Frame {
+  value: unknown;
+  depth: number;
+  key: string | number | undefined;
+  parent: Frame | undefined;
+}
+
+/** `properties.a.list[1]`, cut so a long path cannot blow up the answer. */
+function pathText(frame: Frame): string {
+  const parts: (string | number)[] = [];
+  for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) parts.push(f.key);
+  let text = 'properties';
+  for (const part of parts.reverse()) {
+    text += typeof part === 'number' ? `[${part}]` : `.${echoedName(part)}`;
+    if (text.length > 200) return `${text.slice(0, 199)}…`;
   }
-  return false;
+  return text;
 }
 
 /**
- * Properties are stored as jsonb, which cannot hold the NUL character in any string;
- * checking here turns what would be a database error for the whole batch into a 422 for
- * this event.
+ * The first problem inside `properties` that JSON.stringify or jsonb would trip over: too
+ * deep (JSON.stringify recurses and overflows the stack at a few thousand levels), a NUL
+ * (jsonb cannot hold it) or a lone surrogate (jsonb refuses it, sinking the whole batch).
+ * Iterative, so no input can overflow the stack here, and linear in the size of the input.
+ */
+function propertiesProblem(root: Record<string, unknown>): string | undefined {
+  const stack: Frame[] = [{ value: root, depth: 1, key: undefined, parent: undefined }];
+  const textProblem = (text: string, at: Frame) => {
+    if (text.includes('\u0000'))
+      return `must not contain NUL characters (\\u0000) (at ${pathText(at)})`;
+    if (!text.isWellFormed()) return `${LONE_SURROGATE} (at ${pathText(at)})`;
+    return undefined;
+  };
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const { value, depth } = frame;
+    if (typeof value === 'string') {
+      const problem = textProblem(value, frame);
+      if (problem) return problem;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_PROPERTIES_DEPTH) {
+      return `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`;
+    }
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i], depth: depth + 1, key: i, parent: frame });
+      }
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      const child: Frame = {
+        value: (value as Record<string, unknown>)[key],
+        depth: depth + 1,
+        key,
+        parent: frame,
+      };
+      const problem = textProblem(key, child);
+      if (problem) return problem;
+      stack.push(child);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Properties are stored as jsonb; checking here turns what would be a database error for
+ * the whole batch (or a stack overflow) into a 422 for this event.
  */
 function checkProperties(errors: FieldError[], value: unknown): string | undefined {
   if (value === undefined || value === null) return '{}';
   if (!isPlainObject(value)) {
     errors.push({ field: 'properties', message: 'must be a JSON object (or null)' });
+    return undefined;
+  }
+  const problem = propertiesProblem(value);
+  if (problem !== undefined) {
+    errors.push({ field: 'properties', message: problem });
     return undefined;
   }
   const json = toJsonText(value);
@@ -122,37 +193,34 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
     });
     return undefined;
   }
-  if (containsNul(value)) {
-    errors.push({ field: 'properties', message: 'must not contain NUL characters (\\u0000)' });
-    return undefined;
-  }
-  if (containsUnpairedSurrogate(value)) {
-    errors.push({
-      field: 'properties',
-      message: 'must not contain unpaired surrogates such as \\ud800',
-    });
-    return undefined;
-  }
   return json;
 }
 
 /**
  * The one validator for events, shared by POST /events and the CSV importer. Reports
- * every problem of the event, one per field. `nowMs` is when the batch arrived; events
- * more than 24 h after it are refused.
+ * every problem of the event, one per field (unknown fields: the first
+ * MAX_UNKNOWN_FIELDS_LISTED by name, then one detail counting the rest, so the answer and
+ * the work stay bounded whatever the client sends). `nowMs` is when the batch arrived;
+ * events more than 24 h after it are refused.
  */
 export function validateEvent(input: unknown, nowMs: number): Validation {
   if (!isPlainObject(input)) {
     return { ok: false, errors: [{ field: '', message: 'must be a JSON object' }] };
   }
   const errors: FieldError[] = [];
+  let unknown = 0;
   for (const key of Object.keys(input)) {
-    if (!KNOWN_FIELDS.has(key)) {
-      errors.push({
-        field: key,
-        message: `is not a known field (expected ${[...KNOWN_FIELDS].join(', ')})`,
-      });
+    if (KNOWN_FIELDS.has(key)) continue;
+    unknown++;
+    if (unknown <= MAX_UNKNOWN_FIELDS_LISTED) {
+      errors.push({ field: echoedName(key), message: UNKNOWN_FIELD });
     }
+  }
+  if (unknown > MAX_UNKNOWN_FIELDS_LISTED) {
+    errors.push({
+      field: '(more)',
+      message: `and ${unknown - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`,
+    });
   }
 
   let eventId: string | undefined;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiError, isDatabaseUnavailable } from '../errors.js';
+import pg from 'pg';
+import { ApiError, isDatabaseUnavailable, QUERY_CANCELED, sqlState } from '../errors.js';
 import type { ErrorResponse } from '../schemas/errors.js';
 
 /** Maps anything thrown to the one error shape; 4xx messages pass through, 5xx are generic. */
@@ -53,6 +54,16 @@ export function toErrorResponse(error: FastifyError | Error): {
       body: { error: 'service_unavailable', message: 'the database is unavailable; retry later' },
     };
   }
+  if (sqlState(error) === QUERY_CANCELED) {
+    return {
+      status: 503,
+      body: {
+        error: 'query_timeout',
+        message:
+          'the query took longer than the statement timeout (STATEMENT_TIMEOUT_MS) and was cancelled; retry later or ask for a shorter range',
+      },
+    };
+  }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     return { status, body: { error: 'bad_request', message: error.message } };
@@ -60,13 +71,35 @@ export function toErrorResponse(error: FastifyError | Error): {
   return { status: 500, body: { error: 'internal_error', message: 'internal server error' } };
 }
 
+/**
+ * What a server error may put in the log. PostgreSQL's message, `detail`, `where`, `hint`
+ * and `internalQuery` can quote the client's data (a password inside properties, say), so
+ * for a database error only its SQLSTATE and the names of the objects involved are kept.
+ * Other errors are logged in full, with their stack.
+ */
+export function loggableError(error: unknown): { err: object; message: string } {
+  if (error instanceof pg.DatabaseError) {
+    const { code, severity, routine, schema, table, column, constraint, dataType } = error;
+    const fields = { schema, table, column, constraint, data_type: dataType, routine };
+    const known = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    return {
+      err: { type: 'DatabaseError', sqlstate: code, severity, ...known },
+      message: `database error SQLSTATE ${code}${routine ? ` in ${routine}` : ''}`,
+    };
+  }
+  if (error instanceof Error) return { err: error, message: error.message };
+  return { err: { value: String(error) }, message: String(error) };
+}
+
 export default fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const { status, body } = toErrorResponse(error);
       // The full error goes to the log; the client sees only the generic 5xx message.
-      if (status >= 500) request.log.error({ err: error }, `request failed: ${error.message}`);
-      else request.log.debug({ err: error }, `request rejected: ${body.message}`);
+      if (status >= 500) {
+        const { err, message } = loggableError(error);
+        request.log.error({ err }, `request failed: ${message}`);
+      } else request.log.debug({ err: error }, `request rejected: ${body.message}`);
       return reply.status(status).send(body);
     });
     app.setNotFoundHandler((request, reply) => {

@@ -1,6 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { ApiError } from '../errors.js';
+import { ErrorResponse } from '../schemas/errors.js';
 
 export interface IngestMetrics {
   accepted: Counter;
@@ -8,21 +11,67 @@ export interface IngestMetrics {
   rejected: Counter<'source' | 'reason'>;
 }
 
+export interface HttpSample {
+  method: string;
+  /** Route template, or UNMATCHED_PATH. */
+  path: string;
+  status: number;
+  /** Omitted when the request never got as far as being timed (HTTP parser errors). */
+  seconds?: number;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
-    metrics: { registry: Registry; ingest: IngestMetrics };
+    metrics: {
+      registry: Registry;
+      ingest: IngestMetrics;
+      /** Counts one answered request (also used for errors of the HTTP parser). */
+      recordHttp(sample: HttpSample): void;
+    };
   }
+}
+
+export interface MetricsOptions {
+  /** When set, GET /metrics needs `Authorization: Bearer <token>` (METRICS_TOKEN). */
+  token?: string | undefined;
 }
 
 /** Label for requests that matched no route, so random URLs cannot create new series. */
 export const UNMATCHED_PATH = 'unmatched';
+
+const STANDARD_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/** The method as a label: the standard ones, else `other` (PROPFIND, PURGE, ... would each add series). */
+export function methodLabel(method: string): string {
+  return STANDARD_METHODS.has(method) ? method : 'other';
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Constant-time check of `Authorization: Bearer <token>`. */
+function hasToken(header: string | undefined, token: string): boolean {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), digest(token));
+}
 
 /**
  * Prometheus metrics on a registry of the app's own (several apps can live in one test
  * process). `path` is the route template, never the raw URL.
  */
 export default fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, options: MetricsOptions) => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
 
@@ -57,14 +106,23 @@ export default fp(
         registers: [registry],
       }),
     };
-    app.decorate('metrics', { registry, ingest });
+    const recordHttp = ({ method, path, status, seconds }: HttpSample) => {
+      const labels = { method: methodLabel(method), path };
+      requests.inc({ ...labels, status: String(status) });
+      if (seconds !== undefined) duration.observe(labels, seconds);
+    };
+    app.decorate('metrics', { registry, ingest, recordHttp });
 
     app.addHook('onResponse', async (request, reply) => {
-      const path = request.routeOptions.url ?? UNMATCHED_PATH;
-      const labels = { method: request.method, path };
-      requests.inc({ ...labels, status: String(reply.statusCode) });
-      duration.observe(labels, reply.elapsedTime / 1000);
+      recordHttp({
+        method: request.method,
+        path: request.routeOptions.url ?? UNMATCHED_PATH,
+        status: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
     });
+
+    const token = options.token;
 
     app.get(
       '/metrics',
@@ -72,9 +130,22 @@ export default fp(
         schema: {
           tags: ['operations'],
           summary: 'Prometheus metrics',
-          description: 'Prometheus text exposition format (prom-client).',
+          description:
+            'Prometheus text exposition format (prom-client). When METRICS_TOKEN is set, needs `Authorization: Bearer <METRICS_TOKEN>`.',
           produces: ['text/plain'],
-          response: { 200: { type: 'string', description: 'Prometheus text format' } },
+          response: {
+            200: { type: 'string', description: 'Prometheus text format' },
+            401: ErrorResponse,
+          },
+        },
+        onRequest: async (request, reply) => {
+          if (token === undefined || hasToken(request.headers.authorization, token)) return;
+          reply.header('www-authenticate', 'Bearer');
+          throw new ApiError(
+            401,
+            'unauthorized',
+            'GET /metrics needs the header Authorization: Bearer <METRICS_TOKEN>',
+          );
         },
       },
       async (_request, reply) => {

@@ -5,12 +5,15 @@ export const MAX_RANGE_DAYS = 3660;
 export const DEFAULT_RANGE_DAYS = 30;
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** 0001-01-01 as days since 1970-01-01: no date, given or derived, is earlier. */
+const FIRST_DAY = -719162;
 
 /** 'YYYY-MM-DD' -> days since 1970-01-01, or undefined if it is not a real calendar date. */
 export function parseDay(text: string): number | undefined {
   const m = DATE.exec(text);
   if (!m) return undefined;
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (year < 1) return undefined; // years 0001..9999 only, as PostgreSQL and ISO agree
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   if (
@@ -94,7 +97,7 @@ export function requireDay(field: string, text: string): number {
   const day = parseDay(text);
   if (day === undefined) {
     throw validationError(`${field} is not a valid date`, [
-      { field, message: `must be a real date as YYYY-MM-DD, got "${text}"` },
+      { field, message: `must be a real date as YYYY-MM-DD (years 0001..9999), got "${text}"` },
     ]);
   }
   return day;
@@ -117,6 +120,11 @@ export function parseRange(
   const end = toText === undefined ? today(tz) : requireDay('to', toText);
   const start =
     fromText === undefined ? end - (DEFAULT_RANGE_DAYS - 1) : requireDay('from', fromText);
+  if (start < FIRST_DAY) {
+    throw validationError('the range starts before 0001-01-01', [
+      { field: 'from', message: 'must be 0001-01-01 or later (by default, 29 days before to)' },
+    ]);
+  }
   if (start > end) {
     throw validationError('from is after to', [{ field: 'from', message: 'must not be after to' }]);
   }
