@@ -8,12 +8,12 @@ import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
 import bodyParser from './plugins/body-parser.js';
-import cors from './plugins/cors.js';
 import clientErrors, {
   clientErrorHandler,
   type HttpLimits,
   httpServerOptions,
 } from './plugins/client-errors.js';
+import cors from './plugins/cors.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
