@@ -14,7 +14,6 @@ export type ErrorCode =
   | 'validation_error'
   | 'service_unavailable'
   | 'internal_error'
-  | 'unauthorized'
   | 'request_timeout'
   | 'headers_too_large'
   | 'query_timeout';
