@@ -25,9 +25,12 @@ export default fp(
       if (route.config?.access === 'read') readPaths.add(route.url);
     });
 
-    const closed: FastifyCorsOptions = { origin: false };
+    // Not strict: @fastify/cors answers an OPTIONS without Origin with a plain-text 400 that
+    // is not our error shape; answering it like a preflight is harmless.
+    const closed: FastifyCorsOptions = { origin: false, strictPreflight: false };
     const ingest: FastifyCorsOptions = {
       origin: true,
+      strictPreflight: false,
       methods: ['POST', 'OPTIONS'],
       allowedHeaders: ALLOWED_HEADERS,
       exposedHeaders: ['retry-after', 'x-request-id'],
@@ -37,6 +40,7 @@ export default fp(
       options.corsOrigins.length > 0
         ? {
             origin: options.corsOrigins,
+            strictPreflight: false,
             methods: ['GET', 'OPTIONS'],
             allowedHeaders: ALLOWED_HEADERS,
             exposedHeaders: ['x-request-id'],
