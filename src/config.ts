@@ -171,7 +171,7 @@ export function loadConfig(env: Env = loadEnv()): Config {
     rateLimitEventsPerSecond: integer(env, 'RATE_LIMIT_EVENTS_PER_SECOND', 50_000, 0, 100_000_000),
     rateLimitBurst,
     groupCommitMaxEvents: integer(env, 'GROUP_COMMIT_MAX_EVENTS', 5000, 1, 100_000),
-    groupCommitMaxWaitMs: integer(env, 'GROUP_COMMIT_MAX_WAIT_MS', 0, 0, 1000),
+    groupCommitMaxWaitMs: integer(env, 'GROUP_COMMIT_MAX_WAIT_MS', 1, 0, 1000),
     groupCommitConcurrency: integer(env, 'GROUP_COMMIT_CONCURRENCY', 2, 1, 64),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
     embeddedPgDir: path.resolve(env.EMBEDDED_PG_DIR?.trim() || '.data/postgres'),

@@ -11,17 +11,46 @@ import { isSafeNumber, LosslessNumber, parse as parseLossless, stringify } from 
  */
 
 // A number of 16+ digits (with its dot) or a 3-digit exponent may not survive a double.
-// Bodies without one (nearly all) take the fast built-in parser; a false alarm (a long digit
-// run inside a string) only costs the slower exact parser.
-const RISKY_NUMBER = /[0-9][0-9.]{15}|[eE][+-]?[0-9]{3}/;
+// Bodies without one (nearly all) take the fast built-in parser. A JSON number starts after
+// `:`, `,` or `[`, so text inside strings rarely matches (a UUID such as ...-e123-... would,
+// anywhere); a false alarm only costs the slower exact parser.
+const RISKY_NUMBER = /[:,[]\s*-?(?:[0-9][0-9.]{15}|[0-9.]+[eE][+-]?[0-9]{3})/;
+
+/** The exact parser recurses; deeper bodies (pathological) are refused before it runs. */
+export const MAX_EXACT_PARSE_DEPTH = 1000;
+
+/** The deepest nesting of objects and arrays in JSON text, counted outside strings. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+export class TooDeepError extends Error {}
 
 function parseNumber(text: string): number | LosslessNumber {
   return isSafeNumber(text) ? Number(text) : new LosslessNumber(text);
 }
 
-/** Parses JSON text; throws SyntaxError for invalid JSON, as JSON.parse does. */
+/**
+ * Parses JSON text; throws SyntaxError for invalid JSON, as JSON.parse does, and
+ * TooDeepError for a body with long numbers nested deeper than MAX_EXACT_PARSE_DEPTH.
+ */
 export function parseJsonExactly(text: string): unknown {
   if (!RISKY_NUMBER.test(text)) return JSON.parse(text);
+  if (nestingDepth(text) > MAX_EXACT_PARSE_DEPTH) {
+    throw new TooDeepError(`the body is nested more than ${MAX_EXACT_PARSE_DEPTH} levels deep`);
+  }
   return parseLossless(text, null, parseNumber);
 }
 

@@ -1,8 +1,8 @@
 import compress from '@fastify/compress';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiError } from '../errors.js';
-import { parseJsonExactly } from '../ingest/json-body.js';
+import { ApiError, validationError } from '../errors.js';
+import { parseJsonExactly, TooDeepError } from '../ingest/json-body.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -47,6 +47,10 @@ export function parseJsonBody(
   try {
     done(null, parseJsonExactly(text));
   } catch (error) {
+    if (error instanceof TooDeepError) {
+      done(validationError(error.message, [{ field: 'body', message: error.message }]));
+      return;
+    }
     const reason = error instanceof Error ? error.message : String(error);
     done(new ApiError(400, 'invalid_json', `request body is not valid JSON: ${reason}`));
   }
