@@ -1,0 +1,343 @@
+/**
+ * Real-client ingest: a separate server process under 64 concurrent connections for 15 s
+ * per case, every event new, against a baseline measured in the same run: pgbench
+ * inserting one row per transaction into the original schema with 16 clients.
+ *
+ *   (a) events:  one-event POST /events
+ *   (b) segment: 15-event POST /v1/batch, Segment's shape
+ *   (c) posthog: 100-event POST /batch/, gzip, PostHog's shape
+ *
+ * After each case the stored rows are read back by id and matched with the events the
+ * server acknowledged with a 2xx: none may be missing, none stored twice.
+ *
+ *   npm run bench:clients -- [--duration 15] [--connections 64] [--runs 1]
+ *     [--cases events,segment,posthog] [--pgbench-clients 16] [--built]
+ *     [--env KEY=VALUE,...]          server environment for the main run (default: defaults)
+ *     [--sweep [CONFIGS]]            instead: one server per config, CONFIGS "K=V,K=V;K=V;..."
+ *     [--cpu-prof DIR]               write a V8 CPU profile of the server into DIR
+ *     [--calibrate]                  also measure the load generator against a no-op server
+ *
+ * PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres (the
+ * machine's PostgreSQL 15); the scratch database events_bench_clients is dropped at the end.
+ * pgbench must be on PATH.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import pg from 'pg';
+import {
+  IdSpace,
+  oneEvent,
+  posthogBatch,
+  type RequestFactory,
+  segmentBatch,
+} from './clients-bodies.js';
+import { CpuMeter, type CpuShares } from './clients-cpu.js';
+import { checkStored, Ledger, type LoadResult, runLoad, type StoredCheck } from './clients-load.js';
+import { type PgbenchResult, PLAIN_SCHEMA, runPgbench } from './clients-pgbench.js';
+import { startServer } from './clients-server.js';
+import { databaseUrl, flag, freshDatabase, median, table, withClient } from './lib.js';
+
+const CASES = {
+  events: { label: '(a) POST /events, 1 event', make: (ids: IdSpace) => oneEvent(ids) },
+  segment: {
+    label: '(b) POST /v1/batch, 15 events (Segment)',
+    make: (ids: IdSpace) => segmentBatch(ids, 15, 'bench_write_key'),
+  },
+  posthog: {
+    label: '(c) POST /batch/ gzip, 100 events (PostHog)',
+    make: (ids: IdSpace) => posthogBatch(ids, 100, 'bench_write_key'),
+  },
+} satisfies Record<string, { label: string; make: (ids: IdSpace) => RequestFactory }>;
+type CaseName = keyof typeof CASES;
+
+/** The knobs tried by --sweep with no list: group commit wait x concurrency, pool, limits. */
+const DEFAULT_SWEEP = [
+  '',
+  'RATE_LIMIT_EVENTS_PER_SECOND=0',
+  ...[0, 1, 2].flatMap((wait) =>
+    [1, 2, 4].map(
+      (c) =>
+        `RATE_LIMIT_EVENTS_PER_SECOND=0,GROUP_COMMIT_MAX_WAIT_MS=${wait},GROUP_COMMIT_CONCURRENCY=${c}`,
+    ),
+  ),
+  'RATE_LIMIT_EVENTS_PER_SECOND=0,GROUP_COMMIT_CONCURRENCY=8,DB_POOL_SIZE=16',
+  'RATE_LIMIT_EVENTS_PER_SECOND=0,LOG_LEVEL=warn',
+].join(';');
+
+const argv = process.argv.slice(2);
+const seconds = Number(flag('duration', '15'));
+const connections = Number(flag('connections', '64'));
+const runs = Number(flag('runs', '1'));
+const pgbenchClients = Number(flag('pgbench-clients', '16'));
+const built = argv.includes('--built');
+const calibrate = argv.includes('--calibrate');
+const cpuProfDir = argv.includes('--cpu-prof') ? flag('cpu-prof', 'cpu-prof') : undefined;
+const sweepIndex = argv.indexOf('--sweep');
+const sweep =
+  sweepIndex < 0
+    ? undefined
+    : argv[sweepIndex + 1] && !argv[sweepIndex + 1]?.startsWith('--')
+      ? (argv[sweepIndex + 1] as string)
+      : DEFAULT_SWEEP;
+const cases = flag('cases', sweep ? 'events,segment' : 'events,segment,posthog')
+  .split(',')
+  .map((name) => {
+    if (!(name in CASES)) throw new Error(`unknown case ${name}; cases: ${Object.keys(CASES)}`);
+    return name as CaseName;
+  });
+
+function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [key, ...value] = pair.split('=');
+    env[(key as string).trim()] = value.join('=').trim();
+  }
+  return env;
+}
+
+const adminUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const DB_NAME = 'events_bench_clients';
+const runTag = randomBytes(4).toString('hex');
+
+interface CaseOutcome {
+  load: LoadResult;
+  check: StoredCheck;
+  /** Stored events equal the summary's event count (daily_event_counts). */
+  summariesAgree: boolean | undefined;
+  cpu: CpuShares;
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+async function storedIds(pool: pg.Pool, ids: IdSpace): Promise<string[]> {
+  const [low, high] = ids.bounds;
+  const result = await pool.query({
+    text: 'SELECT event_id::text FROM events WHERE event_id BETWEEN $1 AND $2',
+    values: [low, high],
+    rowMode: 'array',
+  });
+  return result.rows.map((row: string[]) => row[0] as string);
+}
+
+async function summariesAgree(pool: pg.Pool): Promise<boolean | undefined> {
+  try {
+    const { rows } = await pool.query(
+      `SELECT (SELECT count(*) FROM events)::bigint AS stored,
+              (SELECT coalesce(sum(events), 0) FROM daily_event_counts)::bigint AS counted`,
+    );
+    return rows[0].stored === rows[0].counted;
+  } catch {
+    return undefined; // another schema (e.g. a rewritten engine): not checked
+  }
+}
+
+let caseNumber = 0;
+
+async function runCase(
+  name: CaseName,
+  server: { url: string; pid: number },
+  pool: pg.Pool,
+): Promise<CaseOutcome> {
+  const ids = new IdSpace(runTag, (caseNumber++).toString(16).padStart(4, '0'));
+  const ledger = new Ledger();
+  const meter = new CpuMeter(pool, DB_NAME, server.pid);
+  await meter.start();
+  const load = await runLoad({
+    url: server.url,
+    connections,
+    seconds,
+    next: CASES[name].make(ids),
+    ledger,
+  });
+  const cpu = await meter.stop();
+  // Requests cut off at the deadline may still commit: let them finish before counting.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const check = checkStored(ids, ledger, await storedIds(pool, ids));
+  const outcome = { load, check, summariesAgree: await summariesAgree(pool), cpu };
+  log(
+    `  ${name}: ${Math.round(load.ok / load.seconds)} req/s, ${Math.round(load.okEvents / load.seconds)} events/s, ` +
+      `p50 ${load.p50} ms, p99 ${load.p99} ms, non-2xx ${JSON.stringify(load.statuses)}, errors ${load.errors}; ` +
+      `stored ${check.stored} = acknowledged ${check.acknowledged} + in flight ${check.storedUnacknowledged}, ` +
+      `lost ${check.lost}, duplicated ${check.duplicated}, refused but stored ${check.storedRefused}, unknown ${check.unknown}; ` +
+      `cpu server ${cpu.server.toFixed(2)} pg ${cpu.postgres.toFixed(2)} generator ${cpu.generator.toFixed(2)} machine ${cpu.machine.toFixed(2)}`,
+  );
+  return outcome;
+}
+
+async function baseline(url: string): Promise<PgbenchResult> {
+  const result = await runPgbench({ databaseUrl: url, clients: pgbenchClients, seconds });
+  log(
+    `  pgbench: ${Math.round(result.tps)} tps, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, failed ${result.failed}`,
+  );
+  return result;
+}
+
+function errorsOf(load: LoadResult): number {
+  return Object.values(load.statuses).reduce((a, b) => a + b, 0) + load.errors;
+}
+
+function checkText(outcomes: CaseOutcome[]): string {
+  const bad = outcomes.filter(
+    (o) =>
+      o.check.lost > 0 ||
+      o.check.duplicated > 0 ||
+      o.check.unknown > 0 ||
+      o.check.storedRefused > 0 ||
+      o.summariesAgree === false,
+  );
+  if (bad.length > 0) return `**FAILED** (${JSON.stringify(bad.map((o) => o.check))})`;
+  const inFlight = outcomes.reduce((a, o) => a + o.check.storedUnacknowledged, 0);
+  return inFlight > 0 ? `ok (+${inFlight} in flight at stop)` : 'ok';
+}
+
+/** Median across runs of each figure; the table rows for one server configuration. */
+function rows(
+  results: Map<CaseName, CaseOutcome[]>,
+  pgbench: PgbenchResult[],
+): (string | number)[][] {
+  const tps = median(pgbench.map((p) => p.tps));
+  const out: (string | number)[][] = [];
+  for (const [name, outcomes] of results) {
+    const reqs = median(outcomes.map((o) => o.load.ok / o.load.seconds));
+    const ratio = name === 'events' ? (reqs / tps).toFixed(2) : '';
+    out.push([
+      CASES[name].label,
+      Math.round(reqs),
+      Math.round(median(outcomes.map((o) => o.load.okEvents / o.load.seconds))),
+      median(outcomes.map((o) => o.load.p50)),
+      median(outcomes.map((o) => o.load.p99)),
+      outcomes.map((o) => errorsOf(o.load)).join('/'),
+      checkText(outcomes),
+      ratio,
+      `${median(outcomes.map((o) => o.cpu.server)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.postgres)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.generator)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.machine)).toFixed(2)}`,
+    ]);
+  }
+  out.push([
+    `baseline: pgbench, ${pgbenchClients} clients, 1-row INSERT ... ON CONFLICT DO NOTHING`,
+    Math.round(tps),
+    Math.round(tps),
+    median(pgbench.map((p) => p.p50)).toFixed(1),
+    median(pgbench.map((p) => p.p99)).toFixed(1),
+    pgbench.map((p) => p.failed).join('/'),
+    '',
+    '1.00',
+    '',
+  ]);
+  return out;
+}
+
+const HEADERS = [
+  'case',
+  'req/s',
+  'events/s',
+  'p50 ms',
+  'p99 ms',
+  'errors',
+  'stored = acknowledged',
+  'req/s ÷ pgbench tps',
+  'CPU cores: server / PostgreSQL / generator / machine',
+];
+
+/** The generator alone: the same bodies against a server that answers at once. */
+async function calibrateGenerator(): Promise<(string | number)[][]> {
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const address = sink.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const out: (string | number)[][] = [];
+  for (const name of cases) {
+    const ids = new IdSpace(runTag, 'ffff');
+    const started = process.cpuUsage();
+    const load = await runLoad({
+      url,
+      connections,
+      seconds: Math.min(seconds, 5),
+      next: CASES[name].make(ids),
+      ledger: new Ledger(),
+    });
+    const used = process.cpuUsage(started);
+    const cores = (used.user + used.system) / 1e6 / load.seconds;
+    log(
+      `  calibrate ${name}: ${Math.round(load.ok / load.seconds)} req/s, ${cores.toFixed(2)} cores`,
+    );
+    out.push([
+      `generator alone vs a no-op server: ${CASES[name].label}`,
+      Math.round(load.ok / load.seconds),
+      Math.round(load.okEvents / load.seconds),
+      load.p50,
+      load.p99,
+      errorsOf(load),
+      '',
+      '',
+      `generator + no-op server: ${cores.toFixed(2)} (generator)`,
+    ]);
+  }
+  sink.close();
+  return out;
+}
+
+async function measureConfig(
+  url: string,
+  pool: pg.Pool,
+  env: Record<string, string>,
+): Promise<(string | number)[][]> {
+  const server = await startServer({ databaseUrl: url, env, built, cpuProfDir });
+  const results = new Map<CaseName, CaseOutcome[]>(cases.map((c) => [c, []]));
+  const pgbench: PgbenchResult[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      log(`run ${run}/${runs}`);
+      pgbench.push(await baseline(url));
+      for (const name of cases) results.get(name)?.push(await runCase(name, server, pool));
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows(results, pgbench);
+}
+
+const serverVersion = await withClient(
+  adminUrl,
+  async (c) => (await c.query('SHOW server_version')).rows[0].server_version as string,
+);
+const url = await freshDatabase(adminUrl, DB_NAME);
+const pool = new pg.Pool({ connectionString: url, max: 2 });
+await pool.query(PLAIN_SCHEMA);
+const started = Date.now();
+try {
+  const setup = `${connections} connections, ${seconds} s per case, ${runs} run(s) (medians), PostgreSQL ${serverVersion}, server ${built ? 'node dist/server.js' : 'node --import tsx src/server.ts'}`;
+  if (sweep === undefined) {
+    const env = parseEnv(flag('env', ''));
+    log(`server env: ${JSON.stringify(env)}; ${setup}`);
+    const tableRows = await measureConfig(url, pool, env);
+    if (calibrate) tableRows.push(...(await calibrateGenerator()));
+    console.log(`\nnpm run bench:clients -- ${argv.join(' ')}`);
+    console.log(
+      `${setup}; server env: ${Object.keys(env).length ? JSON.stringify(env) : 'defaults'}\n`,
+    );
+    console.log(table(HEADERS, tableRows));
+  } else {
+    const sweepRows: (string | number)[][] = [];
+    for (const config of sweep.split(';')) {
+      const env = parseEnv(config);
+      log(`server env: ${config || 'defaults'}`);
+      for (const row of await measureConfig(url, pool, env)) {
+        sweepRows.push([config.replaceAll(',', ' ') || 'defaults', ...row]);
+      }
+    }
+    console.log(`\nnpm run bench:clients -- ${argv.join(' ')}`);
+    console.log(`${setup}\n`);
+    console.log(table(['server env', ...HEADERS], sweepRows));
+  }
+  log(`total ${Math.round((Date.now() - started) / 1000)} s`);
+} finally {
+  await pool.end();
+  if (!argv.includes('--keep-db')) {
+    await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`));
+  } else log(`kept database ${databaseUrl(adminUrl, DB_NAME)}`);
+}
