@@ -73,6 +73,8 @@ export async function runLoad(options: {
   seconds: number;
   next: RequestFactory;
   ledger: Ledger;
+  /** Requests per second offered by all connections together; unset: as fast as answered. */
+  rate?: number;
 }): Promise<LoadResult> {
   const { ledger, next } = options;
   let sent = 0;
@@ -83,6 +85,7 @@ export async function runLoad(options: {
     connections: options.connections,
     duration: options.seconds,
     timeout: 30,
+    ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
         method: 'POST',

@@ -16,13 +16,19 @@
  *     [--sweep [CONFIGS]]            instead: one server per config, CONFIGS "K=V,K=V;K=V;..."
  *     [--cpu-prof DIR]               write a V8 CPU profile of the server into DIR
  *     [--calibrate]                  also measure the load generator against a no-op server
+ *     [--pg-cost]                    also PostgreSQL CPU per write call by batch size
+ *     [--at-target]                  also latency at the target rates: (a) at 0.5x pgbench tps,
+ *                                    (b) at 20k events/s (offered load, not as fast as answered)
  *
  * PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres (the
  * machine's PostgreSQL 15); the scratch database events_bench_clients is dropped at the end.
  * pgbench must be on PATH.
  */
+
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { cpus } from 'node:os';
 import pg from 'pg';
 import {
   IdSpace,
@@ -33,6 +39,7 @@ import {
 } from './clients-bodies.js';
 import { CpuMeter, type CpuShares } from './clients-cpu.js';
 import { checkStored, Ledger, type LoadResult, runLoad, type StoredCheck } from './clients-load.js';
+import { measurePgCost } from './clients-pg-cost.js';
 import { type PgbenchResult, PLAIN_SCHEMA, runPgbench } from './clients-pgbench.js';
 import { startServer } from './clients-server.js';
 import { databaseUrl, flag, freshDatabase, median, table, withClient } from './lib.js';
@@ -71,6 +78,8 @@ const runs = Number(flag('runs', '1'));
 const pgbenchClients = Number(flag('pgbench-clients', '16'));
 const built = argv.includes('--built');
 const calibrate = argv.includes('--calibrate');
+const pgCost = argv.includes('--pg-cost');
+const atTarget = argv.includes('--at-target');
 const cpuProfDir = argv.includes('--cpu-prof') ? flag('cpu-prof', 'cpu-prof') : undefined;
 const sweepIndex = argv.indexOf('--sweep');
 const sweep =
@@ -100,11 +109,14 @@ const DB_NAME = 'events_bench_clients';
 const runTag = randomBytes(4).toString('hex');
 
 interface CaseOutcome {
+  name: CaseName;
   load: LoadResult;
   check: StoredCheck;
   /** Stored events equal the summary's event count (daily_event_counts). */
   summariesAgree: boolean | undefined;
   cpu: CpuShares;
+  /** Database transactions that stored the case's events. */
+  transactions: number;
 }
 
 function log(message: string): void {
@@ -119,6 +131,19 @@ async function storedIds(pool: pg.Pool, ids: IdSpace): Promise<string[]> {
     rowMode: 'array',
   });
   return result.rows.map((row: string[]) => row[0] as string);
+}
+
+/**
+ * received_at defaults to now(), the start time of the transaction, so the distinct values
+ * among a case's rows count the transactions that stored them (exact, unlike the
+ * statistics views, which backends flush lazily).
+ */
+async function transactions(pool: pg.Pool, ids: IdSpace): Promise<number> {
+  const { rows } = await pool.query(
+    'SELECT count(DISTINCT received_at)::int AS n FROM events WHERE event_id BETWEEN $1 AND $2',
+    ids.bounds,
+  );
+  return rows[0].n;
 }
 
 async function summariesAgree(pool: pg.Pool): Promise<boolean | undefined> {
@@ -139,6 +164,7 @@ async function runCase(
   name: CaseName,
   server: { url: string; pid: number },
   pool: pg.Pool,
+  rate?: number,
 ): Promise<CaseOutcome> {
   const ids = new IdSpace(runTag, (caseNumber++).toString(16).padStart(4, '0'));
   const ledger = new Ledger();
@@ -150,28 +176,44 @@ async function runCase(
     seconds,
     next: CASES[name].make(ids),
     ledger,
+    ...(rate ? { rate } : {}),
   });
   const cpu = await meter.stop();
   // Requests cut off at the deadline may still commit: let them finish before counting.
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const check = checkStored(ids, ledger, await storedIds(pool, ids));
-  const outcome = { load, check, summariesAgree: await summariesAgree(pool), cpu };
+  const outcome = {
+    name,
+    load,
+    check,
+    summariesAgree: await summariesAgree(pool),
+    cpu,
+    transactions: await transactions(pool, ids),
+  };
   log(
-    `  ${name}: ${Math.round(load.ok / load.seconds)} req/s, ${Math.round(load.okEvents / load.seconds)} events/s, ` +
+    `  ${name}${rate ? ` at ${rate} req/s offered` : ''}: ${Math.round(load.ok / load.seconds)} req/s, ${Math.round(load.okEvents / load.seconds)} events/s, ` +
       `p50 ${load.p50} ms, p99 ${load.p99} ms, non-2xx ${JSON.stringify(load.statuses)}, errors ${load.errors}; ` +
       `stored ${check.stored} = acknowledged ${check.acknowledged} + in flight ${check.storedUnacknowledged}, ` +
       `lost ${check.lost}, duplicated ${check.duplicated}, refused but stored ${check.storedRefused}, unknown ${check.unknown}; ` +
-      `cpu server ${cpu.server.toFixed(2)} pg ${cpu.postgres.toFixed(2)} generator ${cpu.generator.toFixed(2)} machine ${cpu.machine.toFixed(2)}`,
+      `${outcome.transactions} transactions; cpu server ${cpu.server.toFixed(2)} pg ${cpu.postgres.toFixed(2)} generator ${cpu.generator.toFixed(2)} machine ${cpu.machine.toFixed(2)}`,
   );
   return outcome;
 }
 
-async function baseline(url: string): Promise<PgbenchResult> {
+interface BaselineOutcome extends PgbenchResult {
+  cpu: CpuShares;
+}
+
+async function baseline(url: string, pool: pg.Pool): Promise<BaselineOutcome> {
+  const meter = new CpuMeter(pool, DB_NAME, undefined);
+  await meter.start();
   const result = await runPgbench({ databaseUrl: url, clients: pgbenchClients, seconds });
+  const cpu = await meter.stop();
   log(
-    `  pgbench: ${Math.round(result.tps)} tps, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, failed ${result.failed}`,
+    `  pgbench: ${Math.round(result.tps)} tps, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, failed ${result.failed}; ` +
+      `cpu pg ${cpu.postgres.toFixed(2)} machine ${cpu.machine.toFixed(2)}`,
   );
-  return result;
+  return { ...result, cpu };
 }
 
 function errorsOf(load: LoadResult): number {
@@ -192,17 +234,33 @@ function checkText(outcomes: CaseOutcome[]): string {
   return inFlight > 0 ? `ok (+${inFlight} in flight at stop)` : 'ok';
 }
 
-/** Median across runs of each figure; the table rows for one server configuration. */
-function rows(
+type Row = (string | number)[];
+
+interface ConfigResult {
+  /** Throughput, latency, errors and the stored-rows check. */
+  load: Row[];
+  /** Where the CPU went. */
+  cpu: Row[];
+}
+
+function micros(outcomes: CaseOutcome[], share: (cpu: CpuShares) => number): number {
+  // Cores busy x 1e6 / requests per second = CPU microseconds per request.
+  return median(
+    outcomes.map((o) => (share(o.cpu) * 1e6 * o.load.seconds) / Math.max(1, o.load.ok)),
+  );
+}
+
+/** Medians across runs; the table rows for one server configuration. */
+function summarize(
   results: Map<CaseName, CaseOutcome[]>,
-  pgbench: PgbenchResult[],
-): (string | number)[][] {
+  pgbench: BaselineOutcome[],
+): ConfigResult {
   const tps = median(pgbench.map((p) => p.tps));
-  const out: (string | number)[][] = [];
+  const load: Row[] = [];
+  const cpu: Row[] = [];
   for (const [name, outcomes] of results) {
     const reqs = median(outcomes.map((o) => o.load.ok / o.load.seconds));
-    const ratio = name === 'events' ? (reqs / tps).toFixed(2) : '';
-    out.push([
+    load.push([
       CASES[name].label,
       Math.round(reqs),
       Math.round(median(outcomes.map((o) => o.load.okEvents / o.load.seconds))),
@@ -210,11 +268,23 @@ function rows(
       median(outcomes.map((o) => o.load.p99)),
       outcomes.map((o) => errorsOf(o.load)).join('/'),
       checkText(outcomes),
-      ratio,
-      `${median(outcomes.map((o) => o.cpu.server)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.postgres)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.generator)).toFixed(2)} / ${median(outcomes.map((o) => o.cpu.machine)).toFixed(2)}`,
+      name === 'events' ? (reqs / tps).toFixed(2) : '',
+    ]);
+    const server = micros(outcomes, (c) => c.server);
+    const postgres = micros(outcomes, (c) => c.postgres);
+    const generator = micros(outcomes, (c) => c.generator);
+    cpu.push([
+      CASES[name].label,
+      Math.round(server),
+      Math.round(postgres),
+      Math.round(generator),
+      median(outcomes.map((o) => o.cpu.generator / Math.max(0.01, o.cpu.server))).toFixed(2),
+      median(outcomes.map((o) => o.cpu.machine)).toFixed(2),
+      Math.round((cores * 1e6) / (server + postgres + generator)),
+      median(outcomes.map((o) => o.check.stored / Math.max(1, o.transactions))).toFixed(1),
     ]);
   }
-  out.push([
+  load.push([
     `baseline: pgbench, ${pgbenchClients} clients, 1-row INSERT ... ON CONFLICT DO NOTHING`,
     Math.round(tps),
     Math.round(tps),
@@ -223,12 +293,22 @@ function rows(
     pgbench.map((p) => p.failed).join('/'),
     '',
     '1.00',
-    '',
   ]);
-  return out;
+  cpu.push([
+    'baseline: pgbench',
+    '',
+    Math.round(median(pgbench.map((p) => (p.cpu.postgres * 1e6) / p.tps))),
+    '',
+    '',
+    median(pgbench.map((p) => p.cpu.machine)).toFixed(2),
+    '',
+    '1.0',
+  ]);
+  return { load, cpu };
 }
 
-const HEADERS = [
+const cores = cpus().length;
+const LOAD_HEADERS = [
   'case',
   'req/s',
   'events/s',
@@ -237,47 +317,57 @@ const HEADERS = [
   'errors',
   'stored = acknowledged',
   'req/s ÷ pgbench tps',
-  'CPU cores: server / PostgreSQL / generator / machine',
+];
+const CPU_HEADERS = [
+  'case',
+  'server CPU µs/req',
+  'PostgreSQL CPU µs/req',
+  'generator CPU µs/req',
+  'generator ÷ server CPU',
+  `machine busy (of ${cores} cores, all users)`,
+  `req/s if all ${cores} cores were this run's`,
+  'events per transaction',
 ];
 
-/** The generator alone: the same bodies against a server that answers at once. */
-async function calibrateGenerator(): Promise<(string | number)[][]> {
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const address = sink.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const out: (string | number)[][] = [];
-  for (const name of cases) {
-    const ids = new IdSpace(runTag, 'ffff');
-    const started = process.cpuUsage();
-    const load = await runLoad({
-      url,
-      connections,
-      seconds: Math.min(seconds, 5),
-      next: CASES[name].make(ids),
-      ledger: new Ledger(),
-    });
-    const used = process.cpuUsage(started);
-    const cores = (used.user + used.system) / 1e6 / load.seconds;
-    log(
-      `  calibrate ${name}: ${Math.round(load.ok / load.seconds)} req/s, ${cores.toFixed(2)} cores`,
-    );
-    out.push([
-      `generator alone vs a no-op server: ${CASES[name].label}`,
-      Math.round(load.ok / load.seconds),
-      Math.round(load.okEvents / load.seconds),
-      load.p50,
-      load.p99,
-      errorsOf(load),
-      '',
-      '',
-      `generator + no-op server: ${cores.toFixed(2)} (generator)`,
-    ]);
+/** A server in its own process that answers every request at once: the generator's ceiling. */
+const SINK = `const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => r.writeHead(200, {'content-type': 'application/json'}).end('{}')); });
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+
+async function calibrateGenerator(): Promise<Row[]> {
+  const sink = spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [port] = (await once(sink.stdout, 'data')) as [Buffer];
+  const url = `http://127.0.0.1:${port.toString().trim()}`;
+  const out: Row[] = [];
+  try {
+    for (const name of cases) {
+      const ids = new IdSpace(runTag, 'ffff');
+      const started = process.cpuUsage();
+      const load = await runLoad({
+        url,
+        connections,
+        seconds: Math.min(seconds, 5),
+        next: CASES[name].make(ids),
+        ledger: new Ledger(),
+      });
+      const used = process.cpuUsage(started);
+      const busy = (used.user + used.system) / 1e6 / load.seconds;
+      log(
+        `  calibrate ${name}: ${Math.round(load.ok / load.seconds)} req/s, generator ${busy.toFixed(2)} cores`,
+      );
+      out.push([
+        `generator against a no-op server: ${CASES[name].label}`,
+        Math.round(load.ok / load.seconds),
+        Math.round(load.okEvents / load.seconds),
+        load.p50,
+        load.p99,
+        errorsOf(load),
+        `generator ${busy.toFixed(2)} cores`,
+        '',
+      ]);
+    }
+  } finally {
+    sink.kill();
   }
-  sink.close();
   return out;
 }
 
@@ -285,20 +375,64 @@ async function measureConfig(
   url: string,
   pool: pg.Pool,
   env: Record<string, string>,
-): Promise<(string | number)[][]> {
+): Promise<ConfigResult> {
   const server = await startServer({ databaseUrl: url, env, built, cpuProfDir });
   const results = new Map<CaseName, CaseOutcome[]>(cases.map((c) => [c, []]));
-  const pgbench: PgbenchResult[] = [];
+  const pgbench: BaselineOutcome[] = [];
+  const targets: [string, number, CaseOutcome][] = [];
   try {
     for (let run = 1; run <= runs; run++) {
       log(`run ${run}/${runs}`);
-      pgbench.push(await baseline(url));
+      pgbench.push(await baseline(url, pool));
       for (const name of cases) results.get(name)?.push(await runCase(name, server, pool));
+    }
+    if (atTarget) {
+      const tps = median(pgbench.map((p) => p.tps));
+      const offered: [CaseName, number, string][] = [
+        ['events', Math.round(tps / 2), 'at 0.5x pgbench tps'],
+        ['segment', Math.round(20_000 / 15), 'at 20k events/s'],
+      ];
+      for (const [name, rate, label] of offered) {
+        if (!cases.includes(name)) continue;
+        targets.push([label, rate, await runCase(name, server, pool, rate)]);
+      }
     }
   } finally {
     await server.stop();
   }
-  return rows(results, pgbench);
+  const summary = summarize(results, pgbench);
+  for (const [label, rate, outcome] of targets) {
+    const name = outcome.name;
+    summary.load.push([
+      `${CASES[name].label}, ${label}: ${rate} req/s offered`,
+      Math.round(outcome.load.ok / outcome.load.seconds),
+      Math.round(outcome.load.okEvents / outcome.load.seconds),
+      outcome.load.p50,
+      outcome.load.p99,
+      errorsOf(outcome.load),
+      checkText([outcome]),
+      '',
+    ]);
+  }
+  return summary;
+}
+
+async function pgCostTable(url: string): Promise<string> {
+  const ids = new IdSpace(runTag, 'fffe');
+  const result = await measurePgCost(url, ids, [1, 15, 100, 1000]);
+  const rows: Row[] = result.costs.map((c) => [
+    `storeUniqueEvents, ${c.size} event(s)`,
+    c.calls,
+    Math.round(c.perCall),
+    (c.perCall / c.size).toFixed(1),
+  ]);
+  rows.push([
+    "pgbench's statement: 1-row INSERT into the original schema",
+    200,
+    Math.round(result.plainInsert),
+    Math.round(result.plainInsert),
+  ]);
+  return `PostgreSQL backend CPU per call (median; fit: ${Math.round(result.fixed)} µs per transaction + ${result.perEvent.toFixed(1)} µs per event)\n\n${table(['write', 'calls', 'µs per call', 'µs per event'], rows)}`;
 }
 
 const serverVersion = await withClient(
@@ -314,25 +448,30 @@ try {
   if (sweep === undefined) {
     const env = parseEnv(flag('env', ''));
     log(`server env: ${JSON.stringify(env)}; ${setup}`);
-    const tableRows = await measureConfig(url, pool, env);
-    if (calibrate) tableRows.push(...(await calibrateGenerator()));
+    const result = await measureConfig(url, pool, env);
+    if (calibrate) result.load.push(...(await calibrateGenerator()));
     console.log(`\nnpm run bench:clients -- ${argv.join(' ')}`);
     console.log(
       `${setup}; server env: ${Object.keys(env).length ? JSON.stringify(env) : 'defaults'}\n`,
     );
-    console.log(table(HEADERS, tableRows));
+    console.log(table(LOAD_HEADERS, result.load));
+    console.log(`\n${table(CPU_HEADERS, result.cpu)}`);
+    if (pgCost) console.log(`\n${await pgCostTable(url)}`);
   } else {
-    const sweepRows: (string | number)[][] = [];
+    const load: Row[] = [];
+    const cpu: Row[] = [];
     for (const config of sweep.split(';')) {
       const env = parseEnv(config);
       log(`server env: ${config || 'defaults'}`);
-      for (const row of await measureConfig(url, pool, env)) {
-        sweepRows.push([config.replaceAll(',', ' ') || 'defaults', ...row]);
-      }
+      const result = await measureConfig(url, pool, env);
+      const label = config.replaceAll(',', ' ') || 'defaults';
+      for (const row of result.load) load.push([label, ...row]);
+      for (const row of result.cpu) cpu.push([label, ...row]);
     }
     console.log(`\nnpm run bench:clients -- ${argv.join(' ')}`);
     console.log(`${setup}\n`);
-    console.log(table(['server env', ...HEADERS], sweepRows));
+    console.log(table(['server env', ...LOAD_HEADERS], load));
+    console.log(`\n${table(['server env', ...CPU_HEADERS], cpu)}`);
   }
   log(`total ${Math.round((Date.now() - started) / 1000)} s`);
 } finally {
