@@ -36,6 +36,8 @@ export interface PgbenchResult {
   p50: number;
   p99: number;
   failed: number;
+  /** CPU seconds used by the pgbench client itself (its threads' user + system time). */
+  clientCpuSeconds: number;
 }
 
 export async function runPgbench(options: {
@@ -47,9 +49,13 @@ export async function runPgbench(options: {
   try {
     const script = path.join(dir, 'insert.sql');
     await writeFile(script, SCRIPT);
-    const { stdout } = await run(
-      'pgbench',
+    // bash's `times` reports the CPU its children used: pgbench's own share of the machine.
+    const { stdout, stderr } = await run(
+      'bash',
       [
+        '-c',
+        'pgbench "$@"; status=$?; times >&2; exit $status',
+        'pgbench',
         '--no-vacuum',
         `--client=${options.clients}`,
         '--jobs=2',
@@ -65,6 +71,10 @@ export async function runPgbench(options: {
     const transactions = /number of transactions actually processed: (\d+)/.exec(stdout);
     const failed = /number of failed transactions: (\d+)/.exec(stdout);
     if (!tps || !transactions) throw new Error(`cannot read pgbench's output:\n${stdout}`);
+    const times = [...stderr.matchAll(/(\d+)m([\d.]+)s/g)].map(
+      (m) => Number(m[1]) * 60 + Number(m[2]),
+    );
+    const clientCpuSeconds = (times[2] ?? 0) + (times[3] ?? 0);
     // Log lines: client_id transaction_no latency_us script_no epoch_s epoch_us
     const latencies: number[] = [];
     for (const file of await readdir(dir)) {
@@ -80,6 +90,7 @@ export async function runPgbench(options: {
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       failed: failed ? Number(failed[1]) : 0,
+      clientCpuSeconds,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -241,6 +241,8 @@ interface ConfigResult {
   load: Row[];
   /** Where the CPU went. */
   cpu: Row[];
+  /** One-event req/s ÷ pgbench tps, each as if the machine's cores were its alone. */
+  projectedRatio: number | undefined;
 }
 
 function micros(outcomes: CaseOutcome[], share: (cpu: CpuShares) => number): number {
@@ -258,6 +260,7 @@ function summarize(
   const tps = median(pgbench.map((p) => p.tps));
   const load: Row[] = [];
   const cpu: Row[] = [];
+  let projectedEvents: number | undefined;
   for (const [name, outcomes] of results) {
     const reqs = median(outcomes.map((o) => o.load.ok / o.load.seconds));
     load.push([
@@ -273,6 +276,7 @@ function summarize(
     const server = micros(outcomes, (c) => c.server);
     const postgres = micros(outcomes, (c) => c.postgres);
     const generator = micros(outcomes, (c) => c.generator);
+    if (name === 'events') projectedEvents = (cores * 1e6) / (server + postgres + generator);
     cpu.push([
       CASES[name].label,
       Math.round(server),
@@ -294,17 +298,21 @@ function summarize(
     '',
     '1.00',
   ]);
+  const pgbenchPg = median(pgbench.map((p) => (p.cpu.postgres * 1e6) / p.tps));
+  const pgbenchClient = median(pgbench.map((p) => (p.clientCpuSeconds * 1e6) / p.transactions));
   cpu.push([
     'baseline: pgbench',
     '',
-    Math.round(median(pgbench.map((p) => (p.cpu.postgres * 1e6) / p.tps))),
-    '',
+    Math.round(pgbenchPg),
+    Math.round(pgbenchClient),
     '',
     median(pgbench.map((p) => p.cpu.machine)).toFixed(2),
-    '',
+    Math.round((cores * 1e6) / (pgbenchPg + pgbenchClient)),
     '1.0',
   ]);
-  return { load, cpu };
+  const projectedTps = (cores * 1e6) / (pgbenchPg + pgbenchClient);
+  const projectedRatio = projectedEvents === undefined ? undefined : projectedEvents / projectedTps;
+  return { load, cpu, projectedRatio };
 }
 
 const cores = cpus().length;
@@ -322,7 +330,7 @@ const CPU_HEADERS = [
   'case',
   'server CPU µs/req',
   'PostgreSQL CPU µs/req',
-  'generator CPU µs/req',
+  'load generator CPU µs/req (pgbench: its client)',
   'generator ÷ server CPU',
   `machine busy (of ${cores} cores, all users)`,
   `req/s if all ${cores} cores were this run's`,
@@ -456,6 +464,11 @@ try {
     );
     console.log(table(LOAD_HEADERS, result.load));
     console.log(`\n${table(CPU_HEADERS, result.cpu)}`);
+    if (result.projectedRatio !== undefined) {
+      console.log(
+        `\nOne-event req/s ÷ pgbench tps from CPU per request (as if the ${cores} cores were free): ${result.projectedRatio.toFixed(2)}`,
+      );
+    }
     if (pgCost) console.log(`\n${await pgCostTable(url)}`);
   } else {
     const load: Row[] = [];
@@ -467,6 +480,12 @@ try {
       const label = config.replaceAll(',', ' ') || 'defaults';
       for (const row of result.load) load.push([label, ...row]);
       for (const row of result.cpu) cpu.push([label, ...row]);
+      if (result.projectedRatio !== undefined)
+        cpu.push([
+          label,
+          'one-event ÷ pgbench, from CPU per request',
+          result.projectedRatio.toFixed(2),
+        ]);
     }
     console.log(`\nnpm run bench:clients -- ${argv.join(' ')}`);
     console.log(`${setup}\n`);
