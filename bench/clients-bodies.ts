@@ -3,17 +3,43 @@
  * UUIDs built from (run, case, counter), so after a case the stored rows can be read
  * back by id range and matched one by one with what the server acknowledged.
  */
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
 const EVENT_TYPES = ['view', 'click', 'search', 'add_to_cart', 'purchase', 'signup', 'share'];
 const USERS = 20_000;
 
-/** The event ids of one case: `<run>-<case>-4000-8000-<counter>`. */
+const SPACE = 1n << 48n;
+/** Odd, so multiplying by it permutes the 48-bit counters; its inverse decodes them. */
+const SCRAMBLE = 0x5deece66dn;
+const UNSCRAMBLE = inverse(SCRAMBLE);
+
+function inverse(odd: bigint): bigint {
+  // Newton's iteration for the inverse modulo 2^48: each step doubles the correct bits.
+  let x = odd;
+  for (let i = 0; i < 6; i++) x = (x * (2n - odd * x)) % SPACE;
+  return (x + SPACE) % SPACE;
+}
+
+/**
+ * The event ids of one case: `<run>-<case>-4xxx-8xxx-<scrambled counter>`. The counter is
+ * scrambled so ids look as random as real UUIDs do (the server's JSON parser has a fast path
+ * whose choice depends on the text: sequential ids would take it more often than real
+ * clients' ids) and decoded back when the stored rows are checked.
+ */
 export class IdSpace {
   private next = 0;
 
+  /** Random hex of `digits` digits without an `e` and 3 digits (see above): those would make every id risky. */
+  static tag(digits: number): string {
+    for (;;) {
+      const tag = randomBytes(digits).toString('hex').slice(0, digits);
+      if (!/e[0-9]{3}/.test(tag)) return tag;
+    }
+  }
+
   constructor(
-    /** 8 hex digits, new for each bench run. */
+    /** 8 hex digits, random for each bench run. */
     readonly run: string,
     /** 4 hex digits, one per case and repetition. */
     readonly kase: string,
@@ -31,17 +57,20 @@ export class IdSpace {
   }
 
   id(counter: number): string {
-    return `${this.run}-${this.kase}-4000-8000-${counter.toString(16).padStart(12, '0')}`;
+    const hex = ((BigInt(counter) * SCRAMBLE) % SPACE).toString(16).padStart(12, '0');
+    const tail = ((Math.imul(counter, 0x9e3779) >>> 0) % 0x1000000).toString(16).padStart(6, '0');
+    return `${this.run}-${this.kase}-4${hex.slice(0, 3)}-8${hex.slice(3, 6)}-${hex.slice(6)}${tail}`;
   }
 
   counterOf(id: string): number {
-    return Number.parseInt(id.slice(24), 16);
+    const hex = `${id.slice(15, 18)}${id.slice(20, 23)}${id.slice(24, 30)}`;
+    return Number((BigInt(`0x${hex}`) * UNSCRAMBLE) % SPACE);
   }
 
   /** Inclusive bounds of the case's ids, for `WHERE event_id BETWEEN`. */
   get bounds(): [string, string] {
-    const prefix = `${this.run}-${this.kase}-4000-8000-`;
-    return [`${prefix}000000000000`, `${prefix}ffffffffffff`];
+    const prefix = `${this.run}-${this.kase}-`;
+    return [`${prefix}0000-0000-000000000000`, `${prefix}ffff-ffff-ffffffffffff`];
   }
 }
 

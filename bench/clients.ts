@@ -26,7 +26,6 @@
  */
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpus } from 'node:os';
 import pg from 'pg';
@@ -106,7 +105,19 @@ function parseEnv(text: string): Record<string, string> {
 
 const adminUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB_NAME = 'events_bench_clients';
-const runTag = randomBytes(4).toString('hex');
+const runTag = IdSpace.tag(8);
+const caseTags = new Set<string>();
+
+/** A tag for one case's ids, never used before in this run. */
+function caseTag(): string {
+  for (;;) {
+    const tag = IdSpace.tag(4);
+    if (!caseTags.has(tag)) {
+      caseTags.add(tag);
+      return tag;
+    }
+  }
+}
 
 interface CaseOutcome {
   name: CaseName;
@@ -158,15 +169,13 @@ async function summariesAgree(pool: pg.Pool): Promise<boolean | undefined> {
   }
 }
 
-let caseNumber = 0;
-
 async function runCase(
   name: CaseName,
   server: { url: string; pid: number },
   pool: pg.Pool,
   rate?: number,
 ): Promise<CaseOutcome> {
-  const ids = new IdSpace(runTag, (caseNumber++).toString(16).padStart(4, '0'));
+  const ids = new IdSpace(runTag, caseTag());
   const ledger = new Ledger();
   const meter = new CpuMeter(pool, DB_NAME, server.pid);
   await meter.start();
@@ -348,7 +357,7 @@ async function calibrateGenerator(): Promise<Row[]> {
   const out: Row[] = [];
   try {
     for (const name of cases) {
-      const ids = new IdSpace(runTag, 'ffff');
+      const ids = new IdSpace(runTag, caseTag());
       const started = process.cpuUsage();
       const load = await runLoad({
         url,
@@ -426,7 +435,7 @@ async function measureConfig(
 }
 
 async function pgCostTable(url: string): Promise<string> {
-  const ids = new IdSpace(runTag, 'fffe');
+  const ids = new IdSpace(runTag, caseTag());
   const result = await measurePgCost(url, ids, [1, 15, 100, 1000]);
   const rows: Row[] = result.costs.map((c) => [
     `storeUniqueEvents, ${c.size} event(s)`,
