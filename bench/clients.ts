@@ -19,6 +19,7 @@
  *     [--pg-cost]                    also PostgreSQL CPU per write call by batch size
  *     [--at-target]                  also latency at the target rates: (a) at 0.5x pgbench tps,
  *                                    (b) at 20k events/s (offered load, not as fast as answered)
+ *     [--keep-db]                    keep the scratch database for a look afterwards
  *
  * PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres (the
  * machine's PostgreSQL 15); the scratch database events_bench_clients is dropped at the end.
