@@ -73,7 +73,7 @@ CREATE TABLE event_type_reach (
   previous_day date    NOT NULL,
   users        integer NOT NULL,
   PRIMARY KEY (day, event_type, previous_day)
-
+);
 
 -- The write path of 0003, as 0003 created it.
 CREATE FUNCTION ingest_events(
