@@ -142,7 +142,10 @@ export const RetentionMatrixQuery = Type.Object({
     ),
   ),
   to: Type.Optional(
-    DateString('Last cohort day, inclusive (default: today); for weeks, its ISO week', '2025-10-30'),
+    DateString(
+      'Last cohort day, inclusive (default: today); for weeks, its ISO week',
+      '2025-10-30',
+    ),
   ),
   windows: Type.Integer({
     minimum: 0,

@@ -12,7 +12,11 @@ export interface Overview {
 }
 
 /** The dashboard's headline numbers for the current calendar day in the zone. */
-export async function overview(db: Kysely<Database>, zone: Zone, now = new Date()): Promise<Overview> {
+export async function overview(
+  db: Kysely<Database>,
+  zone: Zone,
+  now = new Date(),
+): Promise<Overview> {
   const date = formatDay(today(zone.name, now));
   const range = { from: date, to: date };
   const [events, dau] = await Promise.all([

@@ -2,7 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { addDays } from './dates.js';
 import { onLocalDays } from './local-days.js';
-import { type Zone, summaryZoneId } from './zone.js';
+import { summaryZoneId, type Zone } from './zone.js';
 
 export interface RetentionWindow {
   day: number;

@@ -67,10 +67,7 @@ export const UNKNOWN_ZONE_SQLSTATE = '22023';
  * The reporting zone id whose summaries answer queries in `zone` (migrations/0005:
  * report_zones), or undefined when the zone has none and raw events must be read.
  */
-export async function summaryZoneId(
-  db: Kysely<Database>,
-  zone: Zone,
-): Promise<number | undefined> {
+export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<number | undefined> {
   const { rows } = await sql<{ zone_id: number }>`
     SELECT zone_id FROM report_zones WHERE lower(name) = lower(${zone.name})`.execute(db);
   return rows[0]?.zone_id;

@@ -105,9 +105,19 @@ describe('migrations', () => {
       'type_user_days',
       'event_type_reach',
     ]) {
-      const { rows } = await database.pool.query({ text: `SELECT * FROM ${table}`, rowMode: 'array' });
+      const { rows } = await database.pool.query({
+        text: `SELECT * FROM ${table}`,
+        rowMode: 'array',
+      });
       out[table] = rows
-        .filter((r: unknown[]) => !(table.endsWith('reach') || table.startsWith('retention') || table === 'daily_active_users') || r[r.length - 1] !== 0)
+        .filter(
+          (r: unknown[]) =>
+            !(
+              table.endsWith('reach') ||
+              table.startsWith('retention') ||
+              table === 'daily_active_users'
+            ) || r[r.length - 1] !== 0,
+        )
         .map((r: unknown[]) => JSON.stringify(r))
         .sort();
     }
@@ -117,7 +127,9 @@ describe('migrations', () => {
   // Late events (before users' first events, between stored days), several days, several types.
   const history = Array.from({ length: 400 }, (_, i) => ({
     event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    occurred_at: new Date(Date.UTC(2025, 2, 1 + ((i * 7) % 40), (i * 5) % 24, (i * 15) % 60)).toISOString(),
+    occurred_at: new Date(
+      Date.UTC(2025, 2, 1 + ((i * 7) % 40), (i * 5) % 24, (i * 15) % 60),
+    ).toISOString(),
     user_id: `u${(i * 31) % 29}`,
     event_type: `t${i % 5}`,
     properties: '{}',
@@ -144,16 +156,40 @@ describe('migrations', () => {
     // A zone added later is built from the stored events exactly too; live writes keep it so.
     await addReportZones(database.pool, ['Asia/Kathmandu', 'America/New_York']);
     await writeEvents(database.db, [
-      { event_id: '10000000-0000-4000-8000-000000000001', occurred_at: '2025-02-01T00:00:00Z', user_id: 'u3', event_type: 't1', properties: '{}' },
-      { event_id: '10000000-0000-4000-8000-000000000002', occurred_at: '2025-04-30T23:59:59Z', user_id: 'new', event_type: 'new', properties: '{}' },
+      {
+        event_id: '10000000-0000-4000-8000-000000000001',
+        occurred_at: '2025-02-01T00:00:00Z',
+        user_id: 'u3',
+        event_type: 't1',
+        properties: '{}',
+      },
+      {
+        event_id: '10000000-0000-4000-8000-000000000002',
+        occurred_at: '2025-04-30T23:59:59Z',
+        user_id: 'new',
+        event_type: 'new',
+        properties: '{}',
+      },
     ]);
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
 
     expect(await migrateDown(database.db)).toEqual(['0005_summary_engine_v2']);
     const reference = await at0003WithEvents();
     await writeEvents(reference.db, [
-      { event_id: '10000000-0000-4000-8000-000000000001', occurred_at: '2025-02-01T00:00:00Z', user_id: 'u3', event_type: 't1', properties: '{}' },
-      { event_id: '10000000-0000-4000-8000-000000000002', occurred_at: '2025-04-30T23:59:59Z', user_id: 'new', event_type: 'new', properties: '{}' },
+      {
+        event_id: '10000000-0000-4000-8000-000000000001',
+        occurred_at: '2025-02-01T00:00:00Z',
+        user_id: 'u3',
+        event_type: 't1',
+        properties: '{}',
+      },
+      {
+        event_id: '10000000-0000-4000-8000-000000000002',
+        occurred_at: '2025-04-30T23:59:59Z',
+        user_id: 'new',
+        event_type: 'new',
+        properties: '{}',
+      },
     ]);
     expect(await v1Summaries(database)).toEqual(await v1Summaries(reference));
     // And the restored 0003 write path works.
@@ -176,9 +212,14 @@ describe('migrations', () => {
     );
     expect(rows.map((r) => r.relname).sort()).toEqual([...SUMMARY_TABLES].sort());
     for (const r of rows) {
-      const { rows: count } = await database.pool.query(`SELECT count(*)::int AS n FROM ${r.relname}`);
+      const { rows: count } = await database.pool.query(
+        `SELECT count(*)::int AS n FROM ${r.relname}`,
+      );
       // ANALYZE ran after the backfill: the planner's row count is the real one (-1 means never analysed).
-      expect({ table: r.relname, estimate: r.reltuples }).toEqual({ table: r.relname, estimate: count[0].n });
+      expect({ table: r.relname, estimate: r.reltuples }).toEqual({
+        table: r.relname,
+        estimate: count[0].n,
+      });
     }
     // A plan on the freshly built tables: the per-type reach sum and the write path's
     // per-user probe are index scans, not scans of the table.
