@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { addDays, type DayRange } from './dates.js';
 import { onLocalDays } from './local-days.js';
-import { type Zone, summaryZoneId } from './zone.js';
+import { summaryZoneId, type Zone } from './zone.js';
 
 export interface ActiveUsersRow {
   date: string;
