@@ -2,6 +2,7 @@
 -- rebuilt from the stored events, and the 0003 ingest_events(). Reporting zones other than
 -- UTC are dropped with their summaries.
 DROP FUNCTION ingest_events(uuid[], timestamptz[], text[], text[], jsonb[]);
+DROP FUNCTION rebuild_summaries();
 DROP FUNCTION add_report_zone(text);
 DROP FUNCTION backfill_report_zone(smallint);
 DROP FUNCTION ingest_type_counts(ingest_keyed_event[]);

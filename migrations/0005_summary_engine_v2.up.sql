@@ -483,16 +483,32 @@ BEGIN
 END
 $fn$;
 
+-- Rebuilds every summary of every reporting zone from the stored events: the upgrade
+-- below, and a bulk load that wrote events directly (bench/stats.ts; a restore). Holds
+-- writes like add_report_zone() does. Ends with fresh planner statistics.
+CREATE FUNCTION rebuild_summaries()
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  zone smallint;
+BEGIN
+  LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+  TRUNCATE users, event_types, user_days, active_user_reach, retention_reach, type_user_days,
+    type_reach, type_day_counts RESTART IDENTITY;
+
+  INSERT INTO users (user_id, first_seen_at)
+  SELECT user_id, min(occurred_at) FROM events GROUP BY user_id ORDER BY user_id;
+
+  INSERT INTO event_types (event_type)
+  SELECT DISTINCT event_type FROM events ORDER BY 1;
+
+  FOR zone IN SELECT zone_id FROM report_zones ORDER BY zone_id LOOP
+    PERFORM backfill_report_zone(zone);
+  END LOOP;
+
+  ANALYZE report_zones, users, event_types, user_days, active_user_reach, retention_reach,
+    type_user_days, type_reach, type_day_counts;
+END
+$fn$;
+
 -- Upgrade: build the new summaries from the stored events.
-INSERT INTO users (user_id, first_seen_at)
-SELECT user_id, min(occurred_at) FROM events GROUP BY user_id ORDER BY user_id;
-
-INSERT INTO event_types (event_type)
-SELECT DISTINCT event_type FROM events ORDER BY 1;
-
-SELECT backfill_report_zone(0::smallint);
-
--- Fresh statistics, so the first queries after the upgrade are planned on real row counts
--- rather than on an empty table's defaults.
-ANALYZE report_zones, users, event_types, user_days, active_user_reach, retention_reach, type_user_days,
-  type_reach, type_day_counts;
+SELECT rebuild_summaries();
