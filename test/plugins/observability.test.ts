@@ -159,8 +159,11 @@ describe('GET /docs', () => {
         '/events',
         '/healthz',
         '/metrics',
+        '/stats/active-users',
         '/stats/dau',
+        '/stats/overview',
         '/stats/retention',
+        '/stats/retention-matrix',
         '/stats/top-events',
       ].sort(),
     );
