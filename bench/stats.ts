@@ -147,11 +147,11 @@ const matrixSql = `
     WHERE f.cohort BETWEEN $1::date AND $2::date AND a.day - f.cohort BETWEEN 0 AND 7
     GROUP BY 1, 2
   )
-  SELECT c::date::text AS start_date, n, coalesce(counts.users, 0)::int AS count
+  SELECT c::date::text AS start_date, g.n, coalesce(counts.users, 0)::int AS count
   FROM generate_series($1::date, $2::date, interval '1 day') c
-  CROSS JOIN generate_series(0, 7) n
-  LEFT JOIN counts ON counts.cohort = c::date AND counts.n = n
-  ORDER BY c, n`;
+  CROSS JOIN generate_series(0, 7) AS g(n)
+  LEFT JOIN counts ON counts.cohort = c::date AND counts.n = g.n
+  ORDER BY c, g.n`;
 
 const retentionCounts = (body: unknown) =>
   (body as { windows: { day: number; count: number }[] }).windows.map((w) => ({
