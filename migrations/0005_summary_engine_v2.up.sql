@@ -412,15 +412,28 @@ END
 $fn$;
 
 -- Builds one zone's summaries from the stored events (the zone's rows must be absent).
--- The same definitions as the write path, computed over all events at once.
+-- The same definitions as the write path, computed over all events at once. Rows go in
+-- primary-key order (appends to each index) and sorts get memory enough to stay off disk.
 CREATE FUNCTION backfill_report_zone(p_zone_id smallint)
-RETURNS void LANGUAGE plpgsql AS $fn$
+RETURNS void LANGUAGE plpgsql SET work_mem = '256MB' SET jit = off AS $fn$
 DECLARE
   zone text := (SELECT name FROM report_zones WHERE zone_id = p_zone_id);
 BEGIN
+  -- One pass over the events (joined to the dictionaries) feeds both per-event tables;
+  -- user_days then comes from the narrower type_user_days.
+  WITH keyed AS MATERIALIZED (
+    SELECT u.user_key, t.type_key, (e.occurred_at AT TIME ZONE zone)::date AS day
+    FROM events e JOIN users u USING (user_id) JOIN event_types t USING (event_type)
+  ), per_user AS (
+    INSERT INTO type_user_days (user_key, type_key, zone_id, day)
+    SELECT DISTINCT user_key, type_key, p_zone_id, day FROM keyed ORDER BY 1, 2, 4
+  )
+  INSERT INTO type_day_counts (zone_id, day, type_key, events)
+  SELECT p_zone_id, day, type_key, count(*) FROM keyed GROUP BY day, type_key;
+
   INSERT INTO user_days (user_key, zone_id, day)
-  SELECT DISTINCT u.user_key, p_zone_id, (e.occurred_at AT TIME ZONE zone)::date
-  FROM events e JOIN users u USING (user_id);
+  SELECT DISTINCT user_key, zone_id, day FROM type_user_days WHERE zone_id = p_zone_id
+  ORDER BY 1, 3;
 
   INSERT INTO active_user_reach (zone_id, day, previous_day, users)
   SELECT p_zone_id, day, greatest(previous_day, day - 30) AS clamped, count(*)
@@ -439,10 +452,6 @@ BEGIN
   ) AS t JOIN users u USING (user_key)
   GROUP BY cohort_day, t.day, clamped;
 
-  INSERT INTO type_user_days (user_key, type_key, zone_id, day)
-  SELECT DISTINCT u.user_key, t.type_key, p_zone_id, (e.occurred_at AT TIME ZONE zone)::date
-  FROM events e JOIN users u USING (user_id) JOIN event_types t USING (event_type);
-
   INSERT INTO type_reach (zone_id, type_key, day, previous_day, users)
   SELECT p_zone_id, type_key, day, previous_day, count(*)
   FROM (
@@ -451,11 +460,6 @@ BEGIN
     FROM type_user_days WHERE zone_id = p_zone_id
   ) AS t
   GROUP BY type_key, day, previous_day;
-
-  INSERT INTO type_day_counts (zone_id, day, type_key, events)
-  SELECT p_zone_id, (e.occurred_at AT TIME ZONE zone)::date, t.type_key, count(*)
-  FROM events e JOIN event_types t USING (event_type)
-  GROUP BY 2, 3;
 END
 $fn$;
 
