@@ -474,7 +474,8 @@ DECLARE
 BEGIN
   PERFORM now() AT TIME ZONE p_name;
   LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
-  SELECT zone_id INTO id FROM report_zones WHERE name = p_name;
+  -- Zone names are case-insensitive in PostgreSQL: one zone, one set of summaries.
+  SELECT zone_id INTO id FROM report_zones WHERE lower(name) = lower(p_name);
   IF id IS NOT NULL THEN
     RETURN id;
   END IF;
