@@ -44,11 +44,12 @@ const ID_POOL = Array.from(
   { length: 60 },
   (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
 );
-// Spans the March 2025 daylight-saving changes of both New York (9th) and Kyiv (30th).
+// Spans the 2025 daylight-saving changes of New York (9 March), Kyiv (30 March), Chatham
+// (+13:45 -> +12:45) and Lord Howe (30 minutes), both on 6 April local time.
 const WINDOW_START = Date.UTC(2025, 2, 5);
-const WINDOW_END = Date.UTC(2025, 3, 5);
+const WINDOW_END = Date.UTC(2025, 3, 8);
 const FIRST_DAY = '2025-03-03';
-const LAST_DAY = '2025-04-07';
+const LAST_DAY = '2025-04-10';
 
 interface Generated extends StoredEvent {
   occurred_at: string;
@@ -74,7 +75,7 @@ const arbEvent: fc.Arbitrary<Generated> = fc
       fc.noBias(fc.integer({ min: WINDOW_START / 1000, max: WINDOW_END / 1000 })),
       fc
         .record({
-          quarter: fc.integer({ min: 0, max: 31 * 96 }),
+          quarter: fc.integer({ min: 0, max: 34 * 96 }),
           jitter: fc.constantFrom(-1, 0, 1),
         })
         .map(({ quarter, jitter }) => WINDOW_START / 1000 + quarter * 900 + jitter),
@@ -89,7 +90,7 @@ const arbEvent: fc.Arbitrary<Generated> = fc
     event_type: type,
   }));
 
-const arbDay = fc.noBias(fc.integer({ min: 0, max: 35 })).map((n) => addDays(FIRST_DAY, n));
+const arbDay = fc.noBias(fc.integer({ min: 0, max: 38 })).map((n) => addDays(FIRST_DAY, n));
 const arbQuery = fc.record({
   tz: fc.constantFrom(...ZONES),
   a: arbDay,
