@@ -5,6 +5,7 @@ import { openDatabase } from './db/database.js';
 import { EmbeddedPostgresError } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createKysely, createPool } from './db/pool.js';
+import { ensureReportZones } from './stats/report-zones.js';
 
 /** In-flight requests get this long after SIGTERM/SIGINT before the process gives up. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -13,10 +14,18 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
  * Migrations run on a pool of their own: a backfill on a large table may rightly take
  * longer than the statement timeout the serving pool has.
  */
-async function migrate(url: string): Promise<string[]> {
+/**
+ * Migrations, then the summaries of reporting zones added since the last start, on a
+ * connection of their own without the statement timeout (building a zone reads every event).
+ */
+async function migrate(
+  url: string,
+  reportTimeZones: string[],
+): Promise<{ applied: string[]; zones: string[] }> {
   const db = createKysely(createPool(url, { max: 1, applicationName: 'events-analytics-migrate' }));
   try {
-    return await migrateToLatest(db);
+    const applied = await migrateToLatest(db);
+    return { applied, zones: await ensureReportZones(db, reportTimeZones) };
   } finally {
     await db.destroy();
   }
@@ -51,11 +60,12 @@ async function main(): Promise<void> {
   });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
-    const applied = await migrate(database.url);
+    const { applied, zones } = await migrate(database.url, config.reportTimeZones);
     log.info(
       { migrations: applied },
       applied.length ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date',
     );
+    if (zones.length) log.info({ zones }, `built summaries for time zones ${zones.join(', ')}`);
     app = await buildApp({ config, db: database.db, pool: database.pool });
     await app.listen({ port: config.port, host: config.host });
     const openAccess = openAccessWarning(config);
