@@ -16,7 +16,7 @@ import {
   TopEventsResponse,
 } from '../schemas/stats.js';
 import { activeUsers } from '../stats/active-users.js';
-import { formatDay, parseRange, requireDay } from '../stats/dates.js';
+import { formatDay, parseRange, requireCalendarSpan, requireDay } from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
 import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
@@ -101,7 +101,14 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const zone = parseZone(request.query.tz);
-      const start = formatDay(requireDay('start_date', request.query.start_date));
+      const startDay = requireDay('start_date', request.query.start_date);
+      requireCalendarSpan(
+        'windows',
+        startDay,
+        startDay + request.query.windows,
+        'start_date + windows',
+      );
+      const start = formatDay(startDay);
       return inZone(zone, () => retention(app.db, start, request.query.windows, zone));
     },
   );
@@ -123,6 +130,13 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const zone = parseZone(request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone, ACTIVE_USERS_MAX_DAYS);
+      const from = requireDay('from', range.from);
+      requireCalendarSpan(
+        'from',
+        from - 29,
+        from,
+        'the 30-day window before from (from - 29 days)',
+      );
       return inZone(zone, () => activeUsers(app.db, range, zone));
     },
   );
@@ -147,6 +161,11 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { period, windows } = request.query;
       const zone = parseZone(request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
+      // The last cohort's last period (a week cohort starts on the Monday on or before `to`).
+      const lastPeriodEnd =
+        requireDay('to', range.to) + (period === 'week' ? 7 * (windows + 1) : windows);
+      const firstCohortStart = requireDay('from', range.from) - (period === 'week' ? 6 : 0);
+      requireCalendarSpan('to', firstCohortStart, lastPeriodEnd, 'the cohorts and their periods');
       if (cohortStarts(range, period).length > MATRIX_MAX_COHORTS[period]) {
         throw validationError(`more than ${MATRIX_MAX_COHORTS[period]} cohorts`, [
           {

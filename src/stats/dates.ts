@@ -8,6 +8,21 @@ export const DEFAULT_RANGE_DAYS = 30;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** 0001-01-01 as days since 1970-01-01: no date, given or derived, is earlier. */
 const FIRST_DAY = -719162;
+/** 9999-12-31 as days since 1970-01-01: no date, given or derived, is later. */
+const LAST_DAY = 2932896;
+
+/**
+ * A query's dates and every date derived from them (a 30-day window before `from`, the
+ * last period of a cohort after `to`) stay within years 0001..9999, where PostgreSQL and
+ * ISO 8601 agree; otherwise a 422 naming the parameter that reaches outside.
+ */
+export function requireCalendarSpan(field: string, first: number, last: number, why: string): void {
+  if (first < FIRST_DAY || last > LAST_DAY) {
+    throw validationError(`${field} reaches outside years 0001..9999`, [
+      { field, message: `${why} must fall within 0001-01-01..9999-12-31` },
+    ]);
+  }
+}
 
 /** 'YYYY-MM-DD' -> days since 1970-01-01, or undefined if it is not a real calendar date. */
 export function parseDay(text: string): number | undefined {

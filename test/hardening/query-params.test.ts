@@ -75,9 +75,28 @@ describe('dates are years 0001..9999, derived dates too (item 5)', () => {
     '/stats/dau?from=9999-12-25&to=9999-12-31&tz=Pacific/Kiritimati',
     '/stats/top-events?from=0001-01-01&to=0001-01-01&tz=Pacific/Kiritimati',
     '/stats/retention?start_date=0001-01-01&tz=America/New_York',
-    '/stats/retention?start_date=9999-12-31&windows=60&tz=Pacific/Kiritimati',
+    '/stats/retention?start_date=9999-12-31&windows=0&tz=Pacific/Kiritimati',
+    '/stats/retention?start_date=9999-11-01&windows=60&tz=Pacific/Kiritimati',
+    '/stats/active-users?from=0001-01-30&to=0001-02-05&tz=Pacific/Pago_Pago',
+    '/stats/retention-matrix?from=9999-12-01&to=9999-12-20&windows=7',
   ])('%s, at the edges of the range, is a 200', async (url) => {
     const res = await app.inject(url);
     expect(res.statusCode, res.body).toBe(200);
+  });
+
+  it.each([
+    ['/stats/retention?start_date=9999-12-31&windows=60', 'windows'],
+    ['/stats/retention?start_date=9999-12-31&windows=1&tz=Pacific/Kiritimati', 'windows'],
+    ['/stats/active-users?from=0001-01-01&to=0001-01-05', 'from'],
+    ['/stats/active-users?from=0001-01-29&to=0001-01-30&tz=America/New_York', 'from'],
+    ['/stats/retention-matrix?from=9999-12-01&to=9999-12-31&period=week&windows=12', 'to'],
+    [
+      '/stats/retention-matrix?from=9999-12-01&to=9999-12-31&windows=30&tz=Pacific/Kiritimati',
+      'to',
+    ],
+  ])('%s derives a date outside years 0001..9999: 422 on %s', async (url, field) => {
+    const res = await app.inject(url);
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json().details[0].field).toBe(field);
   });
 });
