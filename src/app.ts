@@ -6,12 +6,14 @@ import { type DestinationStream, pino } from 'pino';
 import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
+import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import metrics from './plugins/metrics.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
+import liveRoutes from './routes/live.js';
 import statsRoutes from './routes/stats.js';
 
 export interface AppOptions {
@@ -65,5 +67,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);
+  await app.register(liveRoutes);
+  await app.register(dashboard);
   return app;
 }
