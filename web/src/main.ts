@@ -85,8 +85,14 @@ function setText(id: string, text: string): void {
   byId(id).textContent = text;
 }
 
-/** Fetches everything the view needs; each panel shows its own answer or its own error. */
-async function load(view: View): Promise<'ok' | 'unauthorized'> {
+/**
+ * Fetches everything the view needs; each panel shows its own answer or its own error.
+ * Answers for a view the user has already left (`isCurrent` false) are dropped.
+ */
+async function load(
+  view: View,
+  isCurrent: () => boolean,
+): Promise<'ok' | 'unauthorized' | 'stale'> {
   const range = { from: view.from, to: view.to, tz: view.tz };
   const [overview, live, active, top, retention] = await Promise.allSettled([
     getJson<Overview>('/stats/overview', { tz: view.tz }),
@@ -99,6 +105,7 @@ async function load(view: View): Promise<'ok' | 'unauthorized'> {
       period: view.period,
     }),
   ]);
+  if (!isCurrent()) return 'stale';
   const failures = [overview, live, active, top, retention].flatMap((r) =>
     r.status === 'rejected'
       ? [r.reason instanceof ApiError ? r.reason : new ApiError(0, 'error', String(r.reason))]
@@ -144,7 +151,7 @@ async function load(view: View): Promise<'ok' | 'unauthorized'> {
   }
   setPanelError(panels.retention, retention.status === 'rejected' ? problem(retention) : null);
 
-  if (top.status === 'fulfilled') await showEmptyState(top.value.length === 0, view.tz);
+  if (top.status === 'fulfilled') await showEmptyState(top.value.length === 0, view.tz, isCurrent);
   return 'ok';
 }
 
@@ -152,7 +159,11 @@ async function load(view: View): Promise<'ok' | 'unauthorized'> {
  * A database with no events at all gets the "send your first event" card instead of empty
  * charts; a range that merely has no events keeps the charts (with zeros).
  */
-async function showEmptyState(rangeEmpty: boolean, tz: string): Promise<void> {
+async function showEmptyState(
+  rangeEmpty: boolean,
+  tz: string,
+  isCurrent: () => boolean,
+): Promise<void> {
   let fresh = false;
   if (rangeEmpty) {
     const today = todayIn(tz);
@@ -164,6 +175,7 @@ async function showEmptyState(rangeEmpty: boolean, tz: string): Promise<void> {
       limit: 1,
     }).catch(() => [{}]);
     fresh = anyEvent.length === 0;
+    if (!isCurrent()) return;
   }
   byId('empty').hidden = !fresh;
   byId('panels').hidden = fresh;
@@ -185,8 +197,8 @@ async function refresh(): Promise<void> {
   }
   status.textContent = 'Updating…';
   main.setAttribute('aria-busy', 'true');
-  const outcome = await load(view);
-  if (mine !== generation) return;
+  const outcome = await load(view, () => mine === generation);
+  if (outcome === 'stale' || mine !== generation) return;
   main.setAttribute('aria-busy', 'false');
   if (outcome === 'unauthorized') {
     status.textContent = 'A read key is needed.';

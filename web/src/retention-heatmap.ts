@@ -1,5 +1,5 @@
 import { element } from './dom.js';
-import { formatCount, formatPercent } from './format.js';
+import { formatCount, formatPercent, formatWholePercent } from './format.js';
 import type { RetentionMatrix } from './types.js';
 
 /**
@@ -34,11 +34,13 @@ export function renderRetention(
           row.append(cell);
           continue;
         }
-        const cell = element('td', formatPercent(rate), 'heat');
+        const cell = element('td', formatWholePercent(rate), 'heat');
         cell.style.setProperty('--rate', String(rate));
-        if (rate >= 0.5) cell.classList.add('hot');
+        // Dark cells get the contrasting text colour (the stylesheet picks it per scheme).
+        if (rate >= 0.7) cell.classList.add('high');
         cell.title = `${cohort.start_date}, ${unit.toLowerCase()} ${n}: ${formatCount(count)} of ${formatCount(cohort.size)} users (${formatPercent(rate)})`;
         cell.dataset.count = String(count);
+        cell.dataset.rate = String(rate);
         row.append(cell);
       }
       return row;
