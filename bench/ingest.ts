@@ -6,8 +6,10 @@
  *
  *   npm run bench:ingest -- [--batches 20] [--runs 5]
  */
+
 import { randomUUID } from 'node:crypto';
 import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createKysely, createPool } from '../src/db/pool.js';
 import { benchServer, flag, freshDatabase, median, table } from './lib.js';
 
@@ -34,7 +36,12 @@ await pool.query(`CREATE TABLE plain_events (event_id uuid PRIMARY KEY, occurred
   event_type text NOT NULL, properties jsonb NOT NULL DEFAULT '{}', received_at timestamptz NOT NULL DEFAULT now());
   CREATE INDEX ON plain_events (event_type); CREATE INDEX ON plain_events (user_id); CREATE INDEX ON plain_events (occurred_at);`);
 const app = await buildApp({
-  config: { logLevel: 'warn', maxBatchEvents: BATCH, maxBodyBytes: 64 * 1024 * 1024 },
+  config: {
+    ...loadConfig({}),
+    logLevel: 'warn',
+    maxBatchEvents: BATCH,
+    maxBodyBytes: 64 * 1024 * 1024,
+  },
   db,
   pool,
 });

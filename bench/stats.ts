@@ -11,6 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createKysely, createPool } from '../src/db/pool.js';
 import { generate } from '../tools/gen-csv.js';
 import {
@@ -73,7 +74,7 @@ if (!loaded) {
 const pool = createPool(url, { max: 4 });
 const db = createKysely(pool);
 const app = await buildApp({
-  config: { logLevel: 'warn', maxBatchEvents: 5000, maxBodyBytes: 1 << 24 },
+  config: { ...loadConfig({}), logLevel: 'warn', maxBodyBytes: 1 << 24 },
   db,
   pool,
 });

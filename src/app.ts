@@ -3,12 +3,16 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { type DestinationStream, pino } from 'pino';
+import auth, { statsRoutesNeedReadKey } from './auth/plugin.js';
 import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
+import bodyParser from './plugins/body-parser.js';
+import cors from './plugins/cors.js';
 import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
+import ingest from './plugins/ingest.js';
 import metrics from './plugins/metrics.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
@@ -17,7 +21,21 @@ import liveRoutes from './routes/live.js';
 import statsRoutes from './routes/stats.js';
 
 export interface AppOptions {
-  config: Pick<Config, 'logLevel' | 'maxBatchEvents' | 'maxBodyBytes'>;
+  config: Pick<
+    Config,
+    | 'logLevel'
+    | 'maxBatchEvents'
+    | 'maxBodyBytes'
+    | 'auth'
+    | 'corsOrigins'
+    | 'rateLimitEventsPerSecond'
+    | 'rateLimitBurst'
+    | 'groupCommitMaxEvents'
+    | 'groupCommitMaxWaitMs'
+    | 'groupCommitConcurrency'
+  >;
+  /** Test hook: how long a key look-up is trusted (default 5 s). */
+  keyCacheTtlMs?: number;
   db: Kysely<Database>;
   pool: pg.Pool;
   /** Where log lines go (stdout by default); tests pass a stream to read them. */
@@ -48,13 +66,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // JSON is the only body this API takes; anything else is a clear 415.
-  app.removeContentTypeParser('text/plain');
   await app.register(errors);
   await app.register(accessLog);
   await app.register(dbPlugin, { db: options.db, pool: options.pool });
+  // JSON (UTF-8, optionally gzip/deflate) is the only body this API takes: anything else is a 415.
+  await app.register(bodyParser);
   await app.register(swagger);
   await app.register(metrics);
+  // Order matters: routes are marked before CORS reads the marks, and CORS answers a
+  // preflight before the auth hook asks for a key.
+  app.addHook('onRoute', statsRoutesNeedReadKey);
+  await app.register(cors, { corsOrigins: config.corsOrigins });
+  await app.register(auth, { mode: config.auth, cacheTtlMs: options.keyCacheTtlMs });
+  await app.register(ingest, {
+    groupCommit: {
+      maxEvents: config.groupCommitMaxEvents,
+      maxWaitMs: config.groupCommitMaxWaitMs,
+      concurrency: config.groupCommitConcurrency,
+    },
+    rateLimit: { eventsPerSecond: config.rateLimitEventsPerSecond, burst: config.rateLimitBurst },
+  });
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a
   // keep-alive client cannot hold the process open after its response.
   let closing = false;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import type { AuthMode } from './auth/plugin.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,6 +14,17 @@ export interface Config {
   logLevel: LogLevel;
   maxBatchEvents: number;
   maxBodyBytes: number;
+  /** `required`: ingest needs a write key, /stats a read key. `off`: open (developer default). */
+  auth: AuthMode;
+  /** Origins allowed to read /stats from a browser (ingest endpoints allow any origin). */
+  corsOrigins: string[];
+  /** Per-key token bucket, in events; 0 events per second turns it off. */
+  rateLimitEventsPerSecond: number;
+  rateLimitBurst: number;
+  /** Group commit: most events per transaction, longest wait to join one, transactions at once. */
+  groupCommitMaxEvents: number;
+  groupCommitMaxWaitMs: number;
+  groupCommitConcurrency: number;
   dbPoolSize: number;
   /** Where embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
   embeddedPgDir: string;
@@ -108,16 +120,55 @@ export function loadConfig(env: Env = loadEnv()): Config {
     );
   }
   const host = env.HOST?.trim() || '0.0.0.0';
+  const auth = (env.AUTH?.trim().toLowerCase() || 'off') as AuthMode;
+  if (auth !== 'required' && auth !== 'off') {
+    throw new ConfigError('AUTH', `must be "required" or "off", got "${auth}"`);
+  }
+  const corsOrigins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `must be a comma-separated list of origins such as https://app.example.com, got "${origin}"`,
+      );
+    }
+  }
+  const maxBatchEvents = integer(env, 'MAX_BATCH_EVENTS', 5000, 1, 100_000);
+  const rateLimitBurst = integer(env, 'RATE_LIMIT_BURST', 100_000, 1, 100_000_000);
+  if (rateLimitBurst < maxBatchEvents) {
+    throw new ConfigError(
+      'RATE_LIMIT_BURST',
+      `must be at least MAX_BATCH_EVENTS (${maxBatchEvents}), got ${rateLimitBurst}`,
+    );
+  }
   return {
     databaseUrl: rawUrl ? normalizeDatabaseUrl(rawUrl) : undefined,
     port: integer(env, 'PORT', 8000, 0, 65535),
     host,
     logLevel,
-    maxBatchEvents: integer(env, 'MAX_BATCH_EVENTS', 5000, 1, 100_000),
+    maxBatchEvents,
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    auth,
+    corsOrigins,
+    rateLimitEventsPerSecond: integer(env, 'RATE_LIMIT_EVENTS_PER_SECOND', 50_000, 0, 100_000_000),
+    rateLimitBurst,
+    groupCommitMaxEvents: integer(env, 'GROUP_COMMIT_MAX_EVENTS', 5000, 1, 100_000),
+    groupCommitMaxWaitMs: integer(env, 'GROUP_COMMIT_MAX_WAIT_MS', 0, 0, 1000),
+    groupCommitConcurrency: integer(env, 'GROUP_COMMIT_CONCURRENCY', 2, 1, 64),
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
     embeddedPgDir: path.resolve(env.EMBEDDED_PG_DIR?.trim() || '.data/postgres'),
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     requireDatabaseUrl,
   };
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
+
+/** Said at start when the service is open to the network without keys. */
+export function openAccessWarning(config: Pick<Config, 'auth' | 'host'>): string | undefined {
+  if (config.auth !== 'off' || LOOPBACK.test(config.host)) return undefined;
+  return `AUTH=off and HOST=${config.host}: anyone who reaches this port can write and read events; set AUTH=required and create keys with "npm run keys -- create NAME"`;
 }

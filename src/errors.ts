@@ -3,6 +3,9 @@ import type { ErrorDetail } from './schemas/errors.js';
 /** The closed set of `error` codes the API answers with. */
 export type ErrorCode =
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
   | 'invalid_json'
   | 'not_found'
   | 'payload_too_large'

@@ -5,7 +5,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 export interface IngestMetrics {
   accepted: Counter;
   skipped: Counter;
-  rejected: Counter;
+  rejected: Counter<'source' | 'reason'>;
 }
 
 declare module 'fastify' {
@@ -42,17 +42,18 @@ export default fp(
     const ingest: IngestMetrics = {
       accepted: new Counter({
         name: 'events_ingest_accepted_total',
-        help: 'Events stored by POST /events (new event_id)',
+        help: 'Events stored (new event_id), from every ingest endpoint',
         registers: [registry],
       }),
       skipped: new Counter({
         name: 'events_ingest_skipped_total',
-        help: 'Duplicate events skipped by POST /events (already stored or repeated in the batch)',
+        help: 'Duplicate events skipped (already stored or repeated in the request), from every ingest endpoint',
         registers: [registry],
       }),
       rejected: new Counter({
         name: 'events_ingest_rejected_total',
-        help: 'Events in POST /events batches refused with 413 or 422 (nothing from such a batch is stored)',
+        help: 'Events refused or skipped as invalid, by source (events, segment, posthog, amplitude) and reason',
+        labelNames: ['source', 'reason'] as const,
         registers: [registry],
       }),
     };

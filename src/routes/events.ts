@@ -1,34 +1,39 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, validationError } from '../errors.js';
-import { type ValidEvent, validateEvent } from '../ingest/validate-event.js';
-import { writeEvents } from '../ingest/write-events.js';
-import { type ErrorDetail, ErrorResponse } from '../schemas/errors.js';
+import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
+import { ErrorResponse } from '../schemas/errors.js';
 import { IngestBatch, IngestResult } from '../schemas/events.js';
 
 const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
-  const { ingest } = app.metrics;
-
   app.post(
     '/events',
     {
+      config: { access: 'write' },
       schema: {
         tags: ['events'],
         summary: 'Ingest a batch of events (idempotent)',
         description:
           'Stores each new event once; duplicates (already stored, or repeated in the batch) are ' +
           'counted in `skipped`, first write wins. If any event is invalid, the response lists ' +
-          'every invalid event by index and nothing from the batch is stored.',
+          `the invalid events by index (at most ${MAX_ERROR_DETAILS} problems) and nothing from ` +
+          'the batch is stored. Needs a write key when AUTH=required. The body may be sent with ' +
+          'Content-Encoding gzip or deflate.',
         body: IngestBatch,
         response: {
           202: IngestResult,
           400: ErrorResponse,
+          401: ErrorResponse,
+          403: ErrorResponse,
           413: ErrorResponse,
+          415: ErrorResponse,
           422: ErrorResponse,
+          429: ErrorResponse,
           503: ErrorResponse,
         },
       },
-      // The body is checked by validateEvent() (shared with the CSV importer), which reports
-      // every invalid event by index; the schema above documents the same rules.
+      // The body is checked by validateEvent() (shared with the SDK endpoints and the CSV
+      // importer), which reports every invalid event by index; the schema above documents
+      // the same rules.
       validatorCompiler: () => () => true,
     },
     async (request, reply) => {
@@ -44,35 +49,29 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
         ]);
       }
       if (body.length > opts.maxBatchEvents) {
-        ingest.rejected.inc(body.length);
+        app.ingest.reject('events', 'batch_too_large', body.length);
         throw new ApiError(
           413,
           'payload_too_large',
           `the batch has ${body.length} events; the limit is ${opts.maxBatchEvents} (MAX_BATCH_EVENTS)`,
         );
       }
+      app.ingest.admit(request, reply, body.length);
 
-      const now = Date.now();
-      const valid: ValidEvent[] = [];
-      const details: ErrorDetail[] = [];
-      body.forEach((item, index) => {
-        const result = validateEvent(item, now);
-        if (result.ok) valid.push(result.event);
-        else for (const e of result.errors) details.push({ index, ...e });
+      const { valid, invalid, details, truncated } = validateBatch(body, Date.now(), {
+        stopAtCap: true,
       });
-      if (details.length > 0) {
-        ingest.rejected.inc(body.length);
-        const invalid = new Set(details.map((d) => d.index)).size;
+      if (invalid.length > 0) {
+        app.ingest.reject('events', 'invalid_batch', body.length);
+        const counted = truncated ? `at least ${invalid.length}` : String(invalid.length);
+        const listed = truncated ? ` (the first ${MAX_ERROR_DETAILS} problems are listed)` : '';
         throw validationError(
-          `${invalid} of ${body.length} events are invalid; nothing was stored`,
+          `${counted} of ${body.length} events are invalid${listed}; nothing was stored`,
           details,
         );
       }
 
-      const result = await writeEvents(app.db, valid);
-      ingest.accepted.inc(result.accepted);
-      ingest.skipped.inc(result.skipped);
-      return reply.status(202).send(result);
+      return reply.status(202).send(await app.ingest.write(valid));
     },
   );
 };

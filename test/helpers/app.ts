@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { type AppOptions, buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import type { TestDatabase } from './database.js';
 
 export interface TestApp {
@@ -9,9 +10,14 @@ export interface TestApp {
   logs: Record<string, unknown>[];
 }
 
+/**
+ * The app as `npm start` builds it from an empty environment (so with the documented
+ * defaults), with `config` overriding single settings, e.g. `{ auth: 'required' }`.
+ */
 export async function buildTestApp(
   database: Pick<TestDatabase, 'db' | 'pool'>,
-  config: Partial<{ maxBatchEvents: number; maxBodyBytes: number; logLevel: string }> = {},
+  config: Partial<AppOptions['config']> = {},
+  options: Pick<AppOptions, 'keyCacheTtlMs'> = {},
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = [];
   const logStream = new Writable({
@@ -21,14 +27,11 @@ export async function buildTestApp(
     },
   });
   const app = await buildApp({
-    config: {
-      logLevel: (config.logLevel ?? 'info') as 'info',
-      maxBatchEvents: config.maxBatchEvents ?? 5000,
-      maxBodyBytes: config.maxBodyBytes ?? 10 * 1024 * 1024,
-    },
+    config: { ...loadConfig({}), ...config },
     db: database.db,
     pool: database.pool,
     logStream,
+    ...options,
   });
   await app.ready();
   return { app, logs };

@@ -49,7 +49,12 @@ describe('GET /metrics', () => {
     const text = res.body;
     expect(metricValue(text, 'events_ingest_accepted_total')).toBe(4);
     expect(metricValue(text, 'events_ingest_skipped_total')).toBe(3);
-    expect(metricValue(text, 'events_ingest_rejected_total')).toBe(13);
+    expect(
+      metricValue(text, 'events_ingest_rejected_total{source="events",reason="invalid_batch"}'),
+    ).toBe(2);
+    expect(
+      metricValue(text, 'events_ingest_rejected_total{source="events",reason="batch_too_large"}'),
+    ).toBe(11);
     expect(
       metricValue(text, 'http_requests_total{method="POST",path="/events",status="202"}'),
     ).toBe(2);

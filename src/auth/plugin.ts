@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { ApiError } from '../errors.js';
+import { KeyCache } from './key-cache.js';
+import { type Access, type ApiKey, allows } from './keys.js';
+
+export type AuthMode = 'required' | 'off';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The key scope a route needs; routes without it are public. */
+    access?: Access;
+    /** Where an SDK puts its key in the body (writeKey, api_key...), for routes that accept it. */
+    bodyKey?: (body: unknown) => string | undefined;
+  }
+  interface FastifyRequest {
+    /** The key the request was authorised with (null when AUTH=off or the route is public). */
+    apiKey: ApiKey | null;
+  }
+}
+
+export interface AuthOptions {
+  mode: AuthMode;
+  /** How long a key look-up is trusted: a revoked key stops working within this time. */
+  cacheTtlMs?: number;
+  /** How often last_used_at is written. */
+  usageFlushMs?: number;
+}
+
+/**
+ * An onRoute hook: every /stats route needs a read key (unless it says otherwise), so a
+ * new question is protected without anyone remembering to.
+ */
+export function statsRoutesNeedReadKey(route: RouteOptions): void {
+  if (route.url.startsWith('/stats/') && !route.config?.access) {
+    route.config = { ...route.config, access: 'read' };
+  }
+}
+
+/** `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Segment) or `X-API-Key`. */
+export function keyFromHeaders(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  const apiKey = Array.isArray(header) ? header[0] : header;
+  if (apiKey) return apiKey.trim();
+  const authorization = request.headers.authorization?.trim() ?? '';
+  const [scheme = '', value = ''] = authorization.split(/\s+/, 2);
+  if (/^bearer$/i.test(scheme) && value) return value;
+  if (/^basic$/i.test(scheme) && value) {
+    const user = Buffer.from(value, 'base64').toString('utf8').split(':')[0];
+    if (user) return user;
+  }
+  return undefined;
+}
+
+/**
+ * API keys (AUTH=required): ingest routes need a `write` key, /stats a `read` key (`all`
+ * does both). A missing, unknown or revoked key is a 401, a key of the wrong scope a 403.
+ * Keys in headers are checked before the body is read; SDK routes whose key travels in
+ * the body (writeKey, api_key) are checked once it is parsed.
+ */
+export default fp(
+  async (app: FastifyInstance, options: AuthOptions) => {
+    app.decorateRequest('apiKey', null);
+    if (options.mode === 'off') return;
+
+    const keys = new KeyCache(app.db, options.cacheTtlMs ?? 5000);
+    const flush = () =>
+      keys.flushUsage().catch((error: unknown) => {
+        app.log.warn({ err: error }, 'could not record API key usage');
+      });
+    const timer = setInterval(flush, options.usageFlushMs ?? 10_000);
+    timer.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      await flush();
+    });
+
+    async function authorize(request: FastifyRequest, access: Access, key: string): Promise<void> {
+      const found = await keys.lookup(key);
+      if (!found)
+        throw new ApiError(401, 'unauthorized', 'the API key is not valid (unknown or revoked)');
+      if (!allows(found.scope, access)) {
+        throw new ApiError(
+          403,
+          'forbidden',
+          `the API key "${found.name}" has scope ${found.scope}; this endpoint needs a ${access} key`,
+        );
+      }
+      request.apiKey = found;
+    }
+
+    const missing = (access: Access) =>
+      new ApiError(
+        401,
+        'unauthorized',
+        `an API key with ${access} scope is required: send Authorization: Bearer <key> or X-API-Key`,
+      );
+
+    app.addHook('onRequest', async (request) => {
+      const { access, bodyKey } = request.routeOptions.config;
+      if (!access) return;
+      const key = keyFromHeaders(request);
+      if (key) await authorize(request, access, key);
+      else if (!bodyKey) throw missing(access);
+    });
+    app.addHook('preHandler', async (request) => {
+      const { access, bodyKey } = request.routeOptions.config;
+      if (!access || request.apiKey || !bodyKey) return;
+      const key = bodyKey(request.body);
+      if (!key) throw missing(access);
+      await authorize(request, access, key);
+    });
+  },
+  { name: 'auth', dependencies: ['db'] },
+);

@@ -1,0 +1,63 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { type GroupCommitOptions, GroupCommitter } from '../ingest/group-commit.js';
+import { EventRateLimiter, RateLimitError, type RateLimitOptions } from '../ingest/rate-limit.js';
+import type { ValidEvent } from '../ingest/validate-event.js';
+import { storeUniqueEvents, type WriteResult } from '../ingest/write-events.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ingest: Ingest;
+  }
+}
+
+/** Where events came from, for metrics and logs. */
+export type IngestSource = 'events' | 'segment' | 'posthog' | 'amplitude';
+
+export interface Ingest {
+  /** Charges `events` to the request's key (its IP when AUTH=off); a 429 with Retry-After if over. */
+  admit(request: FastifyRequest, reply: FastifyReply, events: number): void;
+  /** Stores validated events through group commit; counts them in /metrics. */
+  write(events: ValidEvent[]): Promise<WriteResult>;
+  /** Counts events that were refused or skipped as invalid, by reason. */
+  reject(source: IngestSource, reason: string, events: number): void;
+}
+
+export interface IngestOptions {
+  groupCommit: GroupCommitOptions;
+  rateLimit: RateLimitOptions;
+}
+
+/** The one write path every ingest route uses: rate limit, group commit, metrics. */
+export default fp(
+  async (app: FastifyInstance, options: IngestOptions) => {
+    const committer = new GroupCommitter(
+      (events) => storeUniqueEvents(app.db, events),
+      options.groupCommit,
+    );
+    const limiter = new EventRateLimiter(options.rateLimit);
+    const { accepted, skipped, rejected } = app.metrics.ingest;
+
+    app.decorate('ingest', {
+      admit(request, reply, events) {
+        try {
+          limiter.take(request.apiKey?.name ?? `ip:${request.ip}`, events);
+        } catch (error) {
+          if (error instanceof RateLimitError)
+            reply.header('retry-after', String(error.retryAfterS));
+          throw error;
+        }
+      },
+      async write(events) {
+        const result = await committer.write(events);
+        accepted.inc(result.accepted);
+        skipped.inc(result.skipped);
+        return result;
+      },
+      reject(source, reason, events) {
+        if (events > 0) rejected.inc({ source, reason }, events);
+      },
+    } satisfies Ingest);
+  },
+  { name: 'ingest', dependencies: ['db', 'metrics'] },
+);
