@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKey } from '../../src/auth/keys.js';
 import { createKysely, createPool } from '../../src/db/pool.js';
 import { formatDay, parseDay, today } from '../../src/stats/dates.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -453,6 +454,85 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', () => {
       await proxy.start();
       await page.waitForSelector('#banner', { state: 'hidden', timeout: 10_000 });
       await page.context().close();
+    });
+  });
+
+  describe('with AUTH=required', () => {
+    let secured: TestServer;
+    let readKey: string;
+    let writeKey: string;
+    beforeAll(async () => {
+      secured = await startServer(database, { auth: 'required' });
+      readKey = await createKey(database.db, 'dashboard-test-read', 'read');
+      writeKey = await createKey(database.db, 'dashboard-test-write', 'write');
+    });
+    afterAll(async () => {
+      await secured?.close();
+    });
+
+    it('asks for a read key once, keeps it for the session, and sends it with every request', async () => {
+      const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
+      const page = await context.newPage();
+      const statsAuth: (string | undefined)[] = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname.startsWith('/stats/')) {
+          statsAuth.push(request.headers().authorization);
+        }
+      });
+      const response = await page.goto(`${secured.url}/dashboard?refresh=1`);
+      expect(response?.status()).toBe(200); // the page itself is public
+      const dialog = page.locator('#key-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      expect(await page.locator('#key-error').isHidden()).toBe(true);
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-input');
+
+      // A wrong key, then a key without the read scope: asked again, saying why.
+      await page.getByLabel('Read key', { exact: true }).fill('ea_not-a-key');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#key-error:not([hidden])');
+      expect(await page.textContent('#key-error')).toContain('That key was refused');
+      await page.getByLabel('Read key', { exact: true }).fill(writeKey);
+      await page.getByRole('button', { name: 'Use this key' }).click();
+      await page.waitForFunction(() =>
+        document.getElementById('key-error')?.textContent?.includes('read scope'),
+      );
+
+      await page.getByLabel('Read key', { exact: true }).fill(readKey);
+      await page.getByRole('button', { name: 'Use this key' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await loaded(page);
+      const overview = await secured.app.inject({
+        url: '/stats/overview?tz=UTC',
+        headers: { authorization: `Bearer ${readKey}` },
+      });
+      expect(await page.textContent('#events-today')).toBe(fmt(overview.json().events_today));
+      expect(await page.evaluate(() => sessionStorage.getItem('events-analytics.read-key'))).toBe(
+        readKey,
+      );
+
+      // Refreshes and a reload in the same tab use the stored key without asking again.
+      statsAuth.length = 0;
+      await page.reload();
+      await loaded(page);
+      await page.waitForTimeout(1500); // at least one more refresh
+      expect(await dialog.isHidden()).toBe(true);
+      expect(statsAuth.length).toBeGreaterThanOrEqual(10);
+      expect(new Set(statsAuth)).toEqual(new Set([`Bearer ${readKey}`]));
+      await context.close();
+    });
+
+    it('after a cancel, does not nag on every refresh but offers the dialog again', async () => {
+      const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
+      const page = await context.newPage();
+      await page.goto(`${secured.url}/?refresh=1`);
+      await page.locator('#key-dialog').waitFor({ state: 'visible' });
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#banner', { state: 'visible' });
+      await page.waitForTimeout(1500);
+      expect(await page.locator('#key-dialog').isHidden()).toBe(true);
+      await page.getByRole('button', { name: 'Enter a read key' }).click();
+      await page.locator('#key-dialog').waitFor({ state: 'visible' });
+      await context.close();
     });
   });
 });

@@ -18,8 +18,9 @@ export interface TestServer {
 /** The real app on a real port, for a real browser. */
 export async function startServer(
   database: Pick<TestDatabase, 'db' | 'pool'>,
+  config: Parameters<typeof buildTestApp>[1] = {},
 ): Promise<TestServer> {
-  const { app } = await buildTestApp(database, { logLevel: 'warn' });
+  const { app } = await buildTestApp(database, { logLevel: 'warn', ...config });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, url, close: () => app.close() };
 }

@@ -10,9 +10,11 @@ export class KeyDialog {
   private readonly refused = byId('key-error');
   private pending: Promise<string | null> | undefined;
 
-  ask(previousKeyRefused: boolean): Promise<string | null> {
+  /** `refused`: why the last key did not work, or null on the first ask. */
+  ask(refused: string | null): Promise<string | null> {
     if (this.pending) return this.pending;
-    this.refused.hidden = !previousKeyRefused;
+    this.refused.textContent = refused ?? '';
+    this.refused.hidden = refused === null;
     this.input.value = '';
     this.pending = new Promise<string | null>((resolve) => {
       const form = byId<HTMLFormElement>('key-form');

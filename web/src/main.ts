@@ -89,10 +89,7 @@ function setText(id: string, text: string): void {
  * Fetches everything the view needs; each panel shows its own answer or its own error.
  * Answers for a view the user has already left (`isCurrent` false) are dropped.
  */
-async function load(
-  view: View,
-  isCurrent: () => boolean,
-): Promise<'ok' | 'unauthorized' | 'stale'> {
+async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale' | 401 | 403> {
   const range = { from: view.from, to: view.to, tz: view.tz };
   const [overview, live, active, top, retention] = await Promise.allSettled([
     getJson<Overview>('/stats/overview', { tz: view.tz }),
@@ -111,7 +108,9 @@ async function load(
       ? [r.reason instanceof ApiError ? r.reason : new ApiError(0, 'error', String(r.reason))]
       : [],
   );
-  if (failures.some((f) => f.status === 401)) return 'unauthorized';
+  // 401: no key or an unknown one; 403: a key without the read scope.
+  const denied = failures.find((f) => f.status === 401 || f.status === 403);
+  if (denied) return denied.status === 403 ? 403 : 401;
   const unavailable = failures.find((f) => f.status === 503 || f.status === 0);
   showBanner(
     unavailable
@@ -200,16 +199,22 @@ async function refresh(): Promise<void> {
   const outcome = await load(view, () => mine === generation);
   if (outcome === 'stale' || mine !== generation) return;
   main.setAttribute('aria-busy', 'false');
-  if (outcome === 'unauthorized') {
+  if (outcome !== 'ok') {
     status.textContent = 'A read key is needed.';
-    const refused = readKey() !== null;
+    const sent = readKey() !== null;
     forgetReadKey();
     // Ask once: after a cancel the banner offers the dialog again, the timer does not.
-    if (askedForKey && !refused) {
+    if (askedForKey && !sent) {
       showBanner('This server needs a read key to show its numbers.', true);
       return;
     }
     askedForKey = true;
+    const refused =
+      outcome === 403
+        ? 'That key cannot read the numbers (it needs the read scope). Try another one.'
+        : sent
+          ? 'That key was refused. Try another one.'
+          : null;
     const key = await keyDialog.ask(refused);
     if (key === null) {
       showBanner('This server needs a read key to show its numbers.', true);
