@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
 /**
@@ -15,6 +16,20 @@ export const OUT = path.join(WEB, 'public');
 
 /** Relative path under web/public -> content. */
 export type BuildOutput = Map<string, Uint8Array>;
+
+/**
+ * Brotli and gzip copies of the bundle, which @fastify/static (preCompressed) sends to
+ * browsers that accept them. Compressor output can differ between zlib versions, so the
+ * freshness test compares these by their decompressed content.
+ */
+export const COMPRESSED = [
+  {
+    ext: '.br',
+    compress: (data: Uint8Array) =>
+      brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+  },
+  { ext: '.gz', compress: (data: Uint8Array) => gzipSync(data, { level: 9 }) },
+] as const;
 
 const hashOf = (content: Uint8Array) =>
   createHash('sha256').update(content).digest('hex').slice(0, 8).toUpperCase();
@@ -37,6 +52,8 @@ export async function buildWeb(): Promise<BuildOutput> {
   for (const file of result.outputFiles) {
     const name = path.basename(file.path);
     files.set(`assets/${name}`, file.contents);
+    for (const { ext, compress } of COMPRESSED)
+      files.set(`assets/${name}${ext}`, compress(file.contents));
     names[path.extname(name).slice(1)] = name; // js, css
   }
   const favicon = await readFile(path.join(SRC, 'favicon.svg'));

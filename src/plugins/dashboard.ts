@@ -18,6 +18,7 @@ export default async function dashboard(app: FastifyInstance): Promise<void> {
     index: false,
     maxAge: '365d',
     immutable: true,
+    preCompressed: true, // the .br/.gz copies build:web writes
   });
   for (const url of ['/', '/dashboard']) {
     app.get(url, { schema: { hide: true } }, (_request, reply) =>
