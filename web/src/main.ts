@@ -199,6 +199,7 @@ async function refresh(): Promise<void> {
   const outcome = await load(view, () => mine === generation);
   if (outcome === 'stale' || mine !== generation) return;
   main.setAttribute('aria-busy', 'false');
+  document.body.classList.remove('loading');
   if (outcome !== 'ok') {
     status.textContent = 'A read key is needed.';
     const sent = readKey() !== null;
