@@ -32,6 +32,8 @@ export interface Config {
   embeddedPgPort: number;
   /** Set in the container image: there the database must be external. */
   requireDatabaseUrl: boolean;
+  /** IANA zones with summaries besides UTC (REPORT_TIME_ZONES, comma-separated). */
+  reportTimeZones: string[];
 }
 
 /** One message naming the variable; server.ts prints it and exits non-zero. */
@@ -103,6 +105,21 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(name, `must be true/false or 1/0, got "${raw}"`);
 }
 
+function timeZones(env: Env, name: string): string[] {
+  const zones = (env[name] ?? '')
+    .split(',')
+    .map((z) => z.trim())
+    .filter((z) => z !== '');
+  for (const zone of zones) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    } catch {
+      throw new ConfigError(name, `must list IANA time zone names, got "${zone}"`);
+    }
+  }
+  return zones;
+}
+
 export function loadConfig(env: Env = loadEnv()): Config {
   const rawUrl = env.DATABASE_URL?.trim();
   const requireDatabaseUrl = flag(env, 'REQUIRE_DATABASE_URL');
@@ -162,6 +179,7 @@ export function loadConfig(env: Env = loadEnv()): Config {
     embeddedPgDir: path.resolve(env.EMBEDDED_PG_DIR?.trim() || '.data/postgres'),
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     requireDatabaseUrl,
+    reportTimeZones: timeZones(env, 'REPORT_TIME_ZONES'),
   };
 }
 

@@ -3,6 +3,7 @@ import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
+import { ensureReportZones } from './stats/report-zones.js';
 
 /** In-flight requests get this long after SIGTERM/SIGINT before the process gives up. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -28,6 +29,9 @@ async function main(): Promise<void> {
       { migrations: applied },
       applied.length ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date',
     );
+    const added = await ensureReportZones(database.db, config.reportTimeZones);
+    if (added.length)
+      log.info({ zones: added }, `built summaries for time zones ${added.join(', ')}`);
     app = await buildApp({ config, db: database.db, pool: database.pool });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

@@ -2,29 +2,46 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { validationError } from '../errors.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
+  ActiveUsersQuery,
+  ActiveUsersResponse,
   DauResponse,
+  OverviewQuery,
+  OverviewResponse,
   RangeQuery,
+  RetentionMatrixQuery,
+  RetentionMatrixResponse,
   RetentionQuery,
   RetentionResponse,
   TopEventsQuery,
   TopEventsResponse,
 } from '../schemas/stats.js';
-import { formatDay, parseRange, parseTimeZone, requireDay } from '../stats/dates.js';
+import { activeUsers } from '../stats/active-users.js';
+import { formatDay, parseRange, requireDay } from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
+import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
+import { cohortStarts, retentionMatrix } from '../stats/retention-matrix.js';
 import { topEvents } from '../stats/top-events.js';
+import { parseZone, UNKNOWN_ZONE_SQLSTATE, unknownZone, type Zone } from '../stats/zone.js';
 
 const errors = { 422: ErrorResponse, 503: ErrorResponse };
 
-/** PostgreSQL's word for a zone it does not know (its tz database may differ from Node's). */
-async function inZone<T>(tz: string, run: () => Promise<T>): Promise<T> {
+/** Bounds that keep one request's work small (summary rows read grow with them). */
+const ACTIVE_USERS_MAX_DAYS = 366;
+const MATRIX_MAX_COHORTS = { day: 92, week: 26 } as const;
+const MATRIX_MAX_WEEK_WINDOWS = 12;
+
+/**
+ * The one place a zone unknown to PostgreSQL (its tz database may differ from Node's)
+ * becomes a 422: by SQLSTATE 22023 (invalid_parameter_value), which AT TIME ZONE raises;
+ * no other parameter of these queries can raise it.
+ */
+async function inZone<T>(zone: Zone, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof Error && /time zone .* not recognized/.test(error.message)) {
-      throw validationError(`unknown time zone "${tz}"`, [
-        { field: 'tz', message: 'is not known to the database' },
-      ]);
+    if ((error as { code?: unknown }).code === UNKNOWN_ZONE_SQLSTATE) {
+      throw unknownZone(zone.name, 'is not known to the database');
     }
     throw error;
   }
@@ -45,9 +62,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const tz = parseTimeZone(request.query.tz);
-      const range = parseRange(request.query.from, request.query.to, tz);
-      return inZone(tz, () => dailyActiveUsers(app.db, range, tz));
+      const zone = parseZone(request.query.tz);
+      const range = parseRange(request.query.from, request.query.to, zone);
+      return inZone(zone, () => dailyActiveUsers(app.db, range, zone));
     },
   );
 
@@ -63,9 +80,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const tz = parseTimeZone(request.query.tz);
-      const range = parseRange(request.query.from, request.query.to, tz);
-      return inZone(tz, () => topEvents(app.db, range, tz, request.query.limit));
+      const zone = parseZone(request.query.tz);
+      const range = parseRange(request.query.from, request.query.to, zone);
+      return inZone(zone, () => topEvents(app.db, range, zone, request.query.limit));
     },
   );
 
@@ -83,9 +100,84 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const tz = parseTimeZone(request.query.tz);
+      const zone = parseZone(request.query.tz);
       const start = formatDay(requireDay('start_date', request.query.start_date));
-      return inZone(tz, () => retention(app.db, start, request.query.windows, tz));
+      return inZone(zone, () => retention(app.db, start, request.query.windows, zone));
+    },
+  );
+
+  app.get(
+    '/stats/active-users',
+    {
+      schema: {
+        tags: ['stats'],
+        summary: 'Daily, weekly and monthly active users',
+        description:
+          'For every day from `from` to `to` inclusive (in `tz`): distinct users active that day ' +
+          `(dau), in the 7 days ending that day (wau) and in the 30 days ending that day (mau). ` +
+          `At most ${ACTIVE_USERS_MAX_DAYS} days.`,
+        querystring: ActiveUsersQuery,
+        response: { 200: ActiveUsersResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const zone = parseZone(request.query.tz);
+      const range = parseRange(request.query.from, request.query.to, zone, ACTIVE_USERS_MAX_DAYS);
+      return inZone(zone, () => activeUsers(app.db, range, zone));
+    },
+  );
+
+  app.get(
+    '/stats/retention-matrix',
+    {
+      schema: {
+        tags: ['stats'],
+        summary: 'Retention matrix',
+        description:
+          'A cohort per local day (or ISO week, Monday first) from `from` to `to`: the users whose ' +
+          'first event ever falls in it, and for n = 0..windows the cohort users active in period n ' +
+          'after it. Periods that have not ended yet (now, in `tz`) are left out. At most ' +
+          `${MATRIX_MAX_COHORTS.day} daily or ${MATRIX_MAX_COHORTS.week} weekly cohorts, and ` +
+          `${MATRIX_MAX_WEEK_WINDOWS} windows for weeks.`,
+        querystring: RetentionMatrixQuery,
+        response: { 200: RetentionMatrixResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { period, windows } = request.query;
+      const zone = parseZone(request.query.tz);
+      const range = parseRange(request.query.from, request.query.to, zone);
+      if (cohortStarts(range, period).length > MATRIX_MAX_COHORTS[period]) {
+        throw validationError(`more than ${MATRIX_MAX_COHORTS[period]} cohorts`, [
+          {
+            field: 'to',
+            message: `must leave at most ${MATRIX_MAX_COHORTS[period]} ${period}s from \`from\``,
+          },
+        ]);
+      }
+      if (period === 'week' && windows > MATRIX_MAX_WEEK_WINDOWS) {
+        throw validationError(`more than ${MATRIX_MAX_WEEK_WINDOWS} weekly windows`, [
+          { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
+        ]);
+      }
+      return inZone(zone, () => retentionMatrix(app.db, range, period, windows, zone));
+    },
+  );
+
+  app.get(
+    '/stats/overview',
+    {
+      schema: {
+        tags: ['stats'],
+        summary: 'Today at a glance',
+        description: 'Events and distinct active users so far on the current day in `tz`.',
+        querystring: OverviewQuery,
+        response: { 200: OverviewResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const zone = parseZone(request.query.tz);
+      return inZone(zone, () => overview(app.db, zone));
     },
   );
 };

@@ -101,3 +101,113 @@ export const RetentionResponse = Type.Object(
     ],
   },
 );
+
+export const ActiveUsersQuery = Type.Object({
+  from: Type.Optional(
+    DateString('First day, inclusive (default: 29 days before `to`)', '2025-10-19'),
+  ),
+  to: Type.Optional(DateString('Last day, inclusive (default: today)', '2025-10-25')),
+  tz: Tz,
+});
+
+export const ActiveUsersResponse = Type.Array(
+  Type.Object({
+    date: Type.String({ examples: ['2025-10-19'] }),
+    dau: Type.Integer({ description: 'Distinct users active on this day', examples: [3] }),
+    wau: Type.Integer({
+      description: 'Distinct users active in the 7 days ending on this day',
+      examples: [9],
+    }),
+    mau: Type.Integer({
+      description: 'Distinct users active in the 30 days ending on this day',
+      examples: [21],
+    }),
+  }),
+  {
+    description: 'One entry per day of the range, ascending; days without events have 0',
+    examples: [
+      [
+        { date: '2025-10-19', dau: 3, wau: 9, mau: 21 },
+        { date: '2025-10-20', dau: 5, wau: 10, mau: 22 },
+      ],
+    ],
+  },
+);
+
+export const RetentionMatrixQuery = Type.Object({
+  from: Type.Optional(
+    DateString(
+      'First cohort day, inclusive (default: 29 days before `to`); for weeks, its ISO week',
+      '2025-10-01',
+    ),
+  ),
+  to: Type.Optional(
+    DateString(
+      'Last cohort day, inclusive (default: today); for weeks, its ISO week',
+      '2025-10-30',
+    ),
+  ),
+  windows: Type.Integer({
+    minimum: 0,
+    maximum: 30,
+    default: 7,
+    description: 'Periods after the cohort to report (N gives periods 0..N; at most 12 for weeks)',
+  }),
+  period: Type.Union([Type.Literal('day'), Type.Literal('week')], {
+    default: 'day',
+    description: 'Cohorts and periods are local days, or ISO weeks starting on Monday',
+  }),
+  tz: Tz,
+});
+
+export const RetentionMatrixResponse = Type.Object(
+  {
+    period: Type.Union([Type.Literal('day'), Type.Literal('week')]),
+    cohorts: Type.Array(
+      Type.Object({
+        start_date: Type.String({
+          description: 'First day of the cohort (a Monday for weeks)',
+          examples: ['2025-10-01'],
+        }),
+        size: Type.Integer({
+          description: 'Users whose first event ever falls in the cohort period',
+          examples: [120],
+        }),
+        counts: Type.Array(Type.Integer(), {
+          description:
+            'Entry n: cohort users active in period n after the cohort (entry 0 is the size); ' +
+            'periods that have not ended yet are left out',
+          examples: [[120, 48, 30]],
+        }),
+        rates: Type.Array(Type.Number(), {
+          description: 'counts / size, rounded half-up to 4 decimals; 0 for an empty cohort',
+          examples: [[1, 0.4, 0.25]],
+        }),
+      }),
+    ),
+  },
+  {
+    examples: [
+      {
+        period: 'day',
+        cohorts: [
+          { start_date: '2025-10-01', size: 120, counts: [120, 48, 30], rates: [1, 0.4, 0.25] },
+        ],
+      },
+    ],
+  },
+);
+
+export const OverviewQuery = Type.Object({ tz: Tz });
+
+export const OverviewResponse = Type.Object(
+  {
+    date: Type.String({ description: 'Today in `tz`', examples: ['2025-10-25'] }),
+    events_today: Type.Integer({ description: 'Events on that day', examples: [5120] }),
+    active_users_today: Type.Integer({
+      description: 'Distinct users with an event on that day',
+      examples: [812],
+    }),
+  },
+  { examples: [{ date: '2025-10-25', events_today: 5120, active_users_today: 812 }] },
+);

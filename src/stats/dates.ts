@@ -1,4 +1,5 @@
 import { validationError } from '../errors.js';
+import type { Zone } from './zone.js';
 
 const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 3660;
@@ -39,57 +40,6 @@ export function today(timeZone: string, now = new Date()): number {
   return parseDay(text) as number;
 }
 
-// IANA names only ("Europe/Kyiv", "UTC", "Etc/GMT+3"): PostgreSQL reads POSIX-style strings
-// such as "+03:00" with the opposite sign, so raw offsets are refused rather than misread.
-const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
-
-/** Validates an IANA time zone name (422 otherwise). */
-export function parseTimeZone(raw: string | undefined): string {
-  const tz = raw?.trim() || 'UTC';
-  let known = ZONE_NAME.test(tz);
-  if (known) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    } catch {
-      known = false;
-    }
-  }
-  if (!known) {
-    throw validationError(`unknown time zone "${tz}"`, [
-      { field: 'tz', message: 'must be an IANA time zone name such as Europe/Kyiv or UTC' },
-    ]);
-  }
-  return tz;
-}
-
-const UTC_ALIASES = new Set(
-  [
-    'UTC',
-    'Etc/UTC',
-    'UCT',
-    'Etc/UCT',
-    'GMT',
-    'Etc/GMT',
-    'GMT0',
-    'Etc/GMT0',
-    'GMT+0',
-    'Etc/GMT+0',
-    'GMT-0',
-    'Etc/GMT-0',
-    'Greenwich',
-    'Etc/Greenwich',
-    'Universal',
-    'Etc/Universal',
-    'Zulu',
-    'Etc/Zulu',
-  ].map((z) => z.toLowerCase()),
-);
-
-/** UTC days are answered from the summary tables; other zones read raw events. */
-export function isUtc(tz: string): boolean {
-  return UTC_ALIASES.has(tz.toLowerCase());
-}
-
 export function requireDay(field: string, text: string): number {
   const day = parseDay(text);
   if (day === undefined) {
@@ -107,23 +57,29 @@ export interface DayRange {
 
 /**
  * The inclusive range of a stats query. Omitted bounds default to the last 30 days ending
- * today in the query's time zone (UTC unless `tz` is given).
+ * today in the query's time zone (UTC unless `tz` is given). At most `maxDays` days.
  */
 export function parseRange(
   fromText: string | undefined,
   toText: string | undefined,
-  tz: string,
+  zone: Zone,
+  maxDays = MAX_RANGE_DAYS,
 ): DayRange {
-  const end = toText === undefined ? today(tz) : requireDay('to', toText);
+  const end = toText === undefined ? today(zone.name) : requireDay('to', toText);
   const start =
     fromText === undefined ? end - (DEFAULT_RANGE_DAYS - 1) : requireDay('from', fromText);
   if (start > end) {
     throw validationError('from is after to', [{ field: 'from', message: 'must not be after to' }]);
   }
-  if (end - start + 1 > MAX_RANGE_DAYS) {
-    throw validationError(`the range is longer than ${MAX_RANGE_DAYS} days`, [
-      { field: 'to', message: `must be at most ${MAX_RANGE_DAYS} days after from (inclusive)` },
+  if (end - start + 1 > maxDays) {
+    throw validationError(`the range is longer than ${maxDays} days`, [
+      { field: 'to', message: `must be at most ${maxDays} days after from (inclusive)` },
     ]);
   }
   return { from: formatDay(start), to: formatDay(end) };
+}
+
+/** 'YYYY-MM-DD' plus n days. */
+export function addDays(day: string, n: number): string {
+  return formatDay((parseDay(day) as number) + n);
 }

@@ -1,7 +1,8 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { type DayRange, isUtc } from './dates.js';
+import type { DayRange } from './dates.js';
 import { onLocalDays } from './local-days.js';
+import { summaryZoneId, type Zone } from './zone.js';
 
 export interface TopEventRow {
   event_type: string;
@@ -13,41 +14,65 @@ export interface TopEventRow {
  * Event types by number of events in the inclusive range, count descending, ties by
  * event_type in byte order (COLLATE "C", the same whatever the server's locale).
  *
- * UTC: counts from daily_event_counts; distinct users from event_type_reach, where each
- * user is counted once, on their first active day in the range (see migration 0002).
- * Other zones: raw events.
+ * A reporting zone: counts from type_day_counts; distinct users from type_reach, where
+ * each user is counted once, on their first active day in the range (docs/write-path.md).
+ * Another zone: raw events.
  */
 export async function topEvents(
   db: Kysely<Database>,
   range: DayRange,
-  tz: string,
+  zone: Zone,
   limit: number,
 ): Promise<TopEventRow[]> {
-  const query = isUtc(tz)
-    ? sql<TopEventRow>`
-        WITH counts AS (
-          SELECT event_type, sum(events) AS count
-          FROM daily_event_counts
-          WHERE day BETWEEN ${range.from}::date AND ${range.to}::date
+  const zoneId = await summaryZoneId(db, zone);
+  const query =
+    zoneId !== undefined
+      ? sql<TopEventRow>`
+          WITH counts AS (
+            SELECT type_key, sum(events) AS count
+            FROM type_day_counts
+            WHERE zone_id = ${zoneId} AND day BETWEEN ${range.from}::date AND ${range.to}::date
+            GROUP BY type_key
+          ), top AS (
+            SELECT t.event_type, c.type_key, c.count
+            FROM counts c JOIN event_types t USING (type_key)
+            WHERE c.count > 0
+            ORDER BY c.count DESC, t.event_type COLLATE "C" LIMIT ${limit}
+          )
+          SELECT t.event_type, t.count::bigint AS count, (
+            SELECT coalesce(sum(r.users), 0) FROM type_reach r
+            WHERE r.zone_id = ${zoneId} AND r.type_key = t.type_key
+              AND r.day BETWEEN ${range.from}::date AND ${range.to}::date
+              AND r.previous_day < ${range.from}::date
+          )::bigint AS unique_users
+          FROM top t
+          ORDER BY t.count DESC, t.event_type COLLATE "C"`
+      : sql<TopEventRow>`
+          SELECT event_type, count(*) AS count, count(DISTINCT user_id) AS unique_users
+          FROM events
+          WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, zone.name)}
           GROUP BY event_type
-        ), top AS (
-          SELECT * FROM counts ORDER BY count DESC, event_type COLLATE "C" LIMIT ${limit}
-        )
-        SELECT t.event_type, t.count::bigint AS count, (
-          SELECT coalesce(sum(r.users), 0) FROM event_type_reach r
-          WHERE r.event_type = t.event_type
-            AND r.day BETWEEN ${range.from}::date AND ${range.to}::date
-            AND r.previous_day < ${range.from}::date
-        )::bigint AS unique_users
-        FROM top t
-        ORDER BY t.count DESC, t.event_type COLLATE "C"`
-    : sql<TopEventRow>`
-        SELECT event_type, count(*) AS count, count(DISTINCT user_id) AS unique_users
-        FROM events
-        WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, tz)}
-        GROUP BY event_type
-        ORDER BY count DESC, event_type COLLATE "C"
-        LIMIT ${limit}`;
+          ORDER BY count DESC, event_type COLLATE "C"
+          LIMIT ${limit}`;
   const { rows } = await query.execute(db);
   return rows;
+}
+
+/** Events in the inclusive range (all types). */
+export async function eventCount(
+  db: Kysely<Database>,
+  range: DayRange,
+  zone: Zone,
+): Promise<number> {
+  const zoneId = await summaryZoneId(db, zone);
+  const query =
+    zoneId !== undefined
+      ? sql<{ events: number }>`
+          SELECT coalesce(sum(events), 0)::bigint AS events FROM type_day_counts
+          WHERE zone_id = ${zoneId} AND day BETWEEN ${range.from}::date AND ${range.to}::date`
+      : sql<{ events: number }>`
+          SELECT count(*) AS events FROM events
+          WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, zone.name)}`;
+  const { rows } = await query.execute(db);
+  return rows[0]?.events ?? 0;
 }

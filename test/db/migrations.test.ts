@@ -4,7 +4,12 @@ import { migrateDown, migrateToLatest, SqlFileMigrationProvider } from '../../sr
 import { createKysely, createPool } from '../../src/db/pool.js';
 import { writeEvents } from '../../src/ingest/write-events.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { SUMMARY_TABLES, summarySnapshot } from '../helpers/summaries.js';
+import {
+  addReportZones,
+  expectedSummaries,
+  SUMMARY_TABLES,
+  summarySnapshot,
+} from '../helpers/summaries.js';
 
 const opened: TestDatabase[] = [];
 async function freshDatabase(migrated = false) {
@@ -86,5 +91,146 @@ describe('migrations', () => {
       await writeEvents(live.db, shuffled.slice(i, i + 37));
 
     expect(await summarySnapshot(upgraded.pool)).toEqual(await summarySnapshot(live.pool));
+  });
+
+  /** The 0003 summary tables, sorted, zero-count rows left out (they equal no row). */
+  async function v1Summaries(database: TestDatabase) {
+    const out: Record<string, string[]> = {};
+    for (const table of [
+      'user_first_seen',
+      'daily_user_activity',
+      'daily_active_users',
+      'retention_counts',
+      'daily_event_counts',
+      'type_user_days',
+      'event_type_reach',
+    ]) {
+      const { rows } = await database.pool.query({
+        text: `SELECT * FROM ${table}`,
+        rowMode: 'array',
+      });
+      out[table] = rows
+        .filter(
+          (r: unknown[]) =>
+            !(
+              table.endsWith('reach') ||
+              table.startsWith('retention') ||
+              table === 'daily_active_users'
+            ) || r[r.length - 1] !== 0,
+        )
+        .map((r: unknown[]) => JSON.stringify(r))
+        .sort();
+    }
+    return out;
+  }
+
+  // Late events (before users' first events, between stored days), several days, several types.
+  const history = Array.from({ length: 400 }, (_, i) => ({
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    occurred_at: new Date(
+      Date.UTC(2025, 2, 1 + ((i * 7) % 40), (i * 5) % 24, (i * 15) % 60),
+    ).toISOString(),
+    user_id: `u${(i * 31) % 29}`,
+    event_type: `t${i % 5}`,
+    properties: '{}',
+  }));
+
+  async function at0003WithEvents() {
+    const database = await freshDatabase();
+    const migrator = new Migrator({ db: database.db, provider: new SqlFileMigrationProvider() });
+    const { error } = await migrator.migrateTo('0003_ingest_returns_duplicates');
+    expect(error).toBeUndefined();
+    // Ingested live by the 0003 write path, in batches of 23.
+    for (let i = 0; i < history.length; i += 23)
+      await writeEvents(database.db, history.slice(i, i + 23));
+    return database;
+  }
+
+  it('0005 upgrades a 0003 database exactly, and its down migration restores the 0003 summaries', async () => {
+    const database = await at0003WithEvents();
+    const before = await v1Summaries(database);
+    expect(before.daily_active_users?.length).toBeGreaterThan(10);
+
+    await migrateToLatest(database.db);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+    // A zone added later is built from the stored events exactly too; live writes keep it so.
+    await addReportZones(database.pool, ['Asia/Kathmandu', 'America/New_York']);
+    await writeEvents(database.db, [
+      {
+        event_id: '10000000-0000-4000-8000-000000000001',
+        occurred_at: '2025-02-01T00:00:00Z',
+        user_id: 'u3',
+        event_type: 't1',
+        properties: '{}',
+      },
+      {
+        event_id: '10000000-0000-4000-8000-000000000002',
+        occurred_at: '2025-04-30T23:59:59Z',
+        user_id: 'new',
+        event_type: 'new',
+        properties: '{}',
+      },
+    ]);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+
+    expect(await migrateDown(database.db)).toEqual(['0005_summary_engine_v2']);
+    const reference = await at0003WithEvents();
+    await writeEvents(reference.db, [
+      {
+        event_id: '10000000-0000-4000-8000-000000000001',
+        occurred_at: '2025-02-01T00:00:00Z',
+        user_id: 'u3',
+        event_type: 't1',
+        properties: '{}',
+      },
+      {
+        event_id: '10000000-0000-4000-8000-000000000002',
+        occurred_at: '2025-04-30T23:59:59Z',
+        user_id: 'new',
+        event_type: 'new',
+        properties: '{}',
+      },
+    ]);
+    expect(await v1Summaries(database)).toEqual(await v1Summaries(reference));
+    // And the restored 0003 write path works.
+    await writeEvents(database.db, history.slice(0, 3));
+  });
+
+  it('0005 leaves planner statistics on the bulk-built summaries, so no plan is made for empty tables', async () => {
+    const database = await at0003WithEvents();
+    // A bulk load straight into events (as a restore would), then the upgrade builds the summaries.
+    await database.pool.query(`
+      INSERT INTO events (event_id, occurred_at, user_id, event_type)
+      SELECT gen_random_uuid(), timestamptz '2025-03-01' + i * interval '97 seconds', 'bulk' || (i % 3000), 't' || (i % 7)
+      FROM generate_series(1, 40000) AS i`);
+    await migrateToLatest(database.db);
+    const { rows } = await database.pool.query(
+      `SELECT c.relname, c.reltuples, s.n_live_tup
+       FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+       WHERE c.relname = ANY($1)`,
+      [SUMMARY_TABLES],
+    );
+    expect(rows.map((r) => r.relname).sort()).toEqual([...SUMMARY_TABLES].sort());
+    for (const r of rows) {
+      const { rows: count } = await database.pool.query(
+        `SELECT count(*)::int AS n FROM ${r.relname}`,
+      );
+      // ANALYZE ran after the backfill: the planner's row count is the real one (-1 means never analysed).
+      expect({ table: r.relname, estimate: r.reltuples }).toEqual({
+        table: r.relname,
+        estimate: count[0].n,
+      });
+    }
+    // A plan on the freshly built tables: the per-type reach sum and the write path's
+    // per-user probe are index scans, not scans of the table.
+    const { rows: plan } = await database.pool.query(
+      `EXPLAIN (FORMAT JSON) SELECT sum(users) FROM type_reach
+       WHERE zone_id = 0 AND type_key = 1 AND day BETWEEN '2025-03-01' AND '2025-03-30' AND previous_day < '2025-03-01'`,
+    );
+    expect(JSON.stringify(plan[0]['QUERY PLAN'])).not.toContain('Seq Scan');
+    const { rows: probe } = await database.pool.query(
+      `EXPLAIN (FORMAT JSON) SELECT max(day) FROM user_days WHERE user_key = 5 AND zone_id = 0 AND day <= '2025-03-09'`,
+    );
+    expect(JSON.stringify(probe[0]['QUERY PLAN'])).not.toContain('Seq Scan');
   });
 });

@@ -112,3 +112,74 @@ export function oracleRetention(
   }
   return { start_date: startDate, cohort_size: cohort.size, windows: windowsOut };
 }
+
+/** Distinct users per day, in the 7 and in the 30 days ending on each day of [from, to]. */
+export function oracleActiveUsers(events: StoredEvent[], from: string, to: string, tz: string) {
+  const days = events.map((e) => ({ user: e.user_id, day: localDay(e.epochMs, tz) }));
+  const activeIn = (first: string, last: string) =>
+    new Set(days.filter((d) => d.day >= first && d.day <= last).map((d) => d.user)).size;
+  return daysBetween(from, to).map((date) => ({
+    date,
+    dau: activeIn(date, date),
+    wau: activeIn(addDays(date, -6), date),
+    mau: activeIn(addDays(date, -29), date),
+  }));
+}
+
+function mondayOf(day: string): string {
+  const weekday = new Date(`${day}T00:00:00Z`).getUTCDay(); // 0 = Sunday
+  return addDays(day, -((weekday + 6) % 7));
+}
+
+function rate(count: number, size: number): number {
+  return size === 0 ? 0 : Number((Math.round((count * 1e6) / size / 100) / 1e4).toFixed(4));
+}
+
+/**
+ * Cohorts by local day or ISO week of each user's first event; entry n: cohort users with
+ * an event in period n after the cohort; only periods that ended before `today` (local).
+ */
+export function oracleRetentionMatrix(
+  events: StoredEvent[],
+  from: string,
+  to: string,
+  windows: number,
+  period: 'day' | 'week',
+  tz: string,
+  today: string,
+) {
+  const length = period === 'day' ? 1 : 7;
+  const periodOf = (day: string) => (period === 'day' ? day : mondayOf(day));
+  const first = new Map<string, number>();
+  for (const e of events)
+    first.set(e.user_id, Math.min(first.get(e.user_id) ?? Infinity, e.epochMs));
+  const cohorts = [];
+  for (let start = periodOf(from); start <= periodOf(to); start = addDays(start, length)) {
+    const members = new Set(
+      [...first].filter(([, ms]) => periodOf(localDay(ms, tz)) === start).map(([u]) => u),
+    );
+    const counts: number[] = [];
+    for (let n = 0; n <= windows; n++) {
+      const periodStart = addDays(start, n * length);
+      const periodEnd = addDays(periodStart, length - 1);
+      if (periodEnd >= today) break;
+      const active = new Set(
+        events
+          .filter((e) => members.has(e.user_id))
+          .filter((e) => {
+            const day = localDay(e.epochMs, tz);
+            return day >= periodStart && day <= periodEnd;
+          })
+          .map((e) => e.user_id),
+      );
+      counts.push(active.size);
+    }
+    cohorts.push({
+      start_date: start,
+      size: members.size,
+      counts,
+      rates: counts.map((c) => rate(c, members.size)),
+    });
+  }
+  return { period, cohorts };
+}

@@ -1,59 +1,96 @@
 import type pg from 'pg';
 
+/** Every table the write path keeps besides events (migrations/0005, docs/write-path.md). */
 export const SUMMARY_TABLES = [
-  'daily_active_users',
-  'daily_event_counts',
-  'daily_user_activity',
-  'event_type_reach',
-  'retention_counts',
+  'users',
+  'event_types',
+  'user_days',
+  'active_user_reach',
+  'retention_reach',
   'type_user_days',
-  'user_first_seen',
+  'type_reach',
+  'type_day_counts',
 ];
 
 /**
- * Every summary table's content, with zero-count rows left out (a count that went to 0
- * when a late event moved a user is the same as no row).
+ * Each summary table as rows of text, its integer keys replaced by the names they stand
+ * for (surrogate keys depend on arrival order), zero-count rows left out (a count that went
+ * to 0 when a late event moved a user is the same as no row), sorted.
  */
-export async function summarySnapshot(pool: pg.Pool): Promise<Record<string, unknown[]>> {
-  const snapshot: Record<string, unknown[]> = {};
-  for (const table of SUMMARY_TABLES) {
-    const { rows } = await pool.query(
-      `SELECT * FROM ${table} ORDER BY 1, 2${table === 'event_type_reach' || table === 'type_user_days' ? ', 3' : ''}`,
-    );
-    snapshot[table] = rows
-      .filter((r) => !('users' in r) || r.users !== 0)
-      .map((r) => JSON.parse(JSON.stringify(r)));
-  }
-  return snapshot;
-}
+const STORED: Record<string, string> = {
+  users: `SELECT user_id, first_seen_at::text FROM users`,
+  event_types: `SELECT event_type FROM event_types`,
+  user_days: `SELECT z.name, u.user_id, d.day::text
+    FROM user_days d JOIN users u USING (user_key) JOIN report_zones z USING (zone_id)`,
+  active_user_reach: `SELECT z.name, r.day::text, r.previous_day::text, r.users
+    FROM active_user_reach r JOIN report_zones z USING (zone_id) WHERE r.users <> 0`,
+  retention_reach: `SELECT z.name, r.cohort_day::text, r.day::text, r.previous_day::text, r.users
+    FROM retention_reach r JOIN report_zones z USING (zone_id) WHERE r.users <> 0`,
+  type_user_days: `SELECT z.name, t.event_type, u.user_id, d.day::text
+    FROM type_user_days d JOIN users u USING (user_key) JOIN event_types t USING (type_key)
+    JOIN report_zones z USING (zone_id)`,
+  type_reach: `SELECT z.name, t.event_type, r.day::text, r.previous_day::text, r.users
+    FROM type_reach r JOIN event_types t USING (type_key) JOIN report_zones z USING (zone_id)
+    WHERE r.users <> 0`,
+  type_day_counts: `SELECT z.name, c.day::text, t.event_type, c.events::int
+    FROM type_day_counts c JOIN event_types t USING (type_key) JOIN report_zones z USING (zone_id)
+    WHERE c.events <> 0`,
+};
 
-/** The summary tables as they should be, recomputed from the raw events table. */
-export async function expectedSummaries(pool: pg.Pool): Promise<Record<string, unknown[]>> {
-  const day = `(occurred_at AT TIME ZONE 'UTC')::date`;
-  const queries: Record<string, string> = {
-    daily_active_users: `SELECT ${day} AS day, count(DISTINCT user_id)::int AS users FROM events GROUP BY 1 ORDER BY 1`,
-    daily_event_counts: `SELECT ${day} AS day, event_type, count(*)::int AS events FROM events GROUP BY 1, 2 ORDER BY 1, 2`,
-    daily_user_activity: `SELECT DISTINCT user_id, ${day} AS day FROM events ORDER BY 1, 2`,
-    event_type_reach: `SELECT day, event_type, previous_day, count(*)::int AS users FROM (
-        SELECT day, event_type, coalesce(lag(day) OVER (PARTITION BY event_type, user_id ORDER BY day), '-infinity') AS previous_day
-        FROM (SELECT DISTINCT event_type, user_id, ${day} AS day FROM events) d) r
-      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-    retention_counts: `SELECT (f.first_at AT TIME ZONE 'UTC')::date AS cohort_day, a.day AS activity_day, count(*)::int AS users
-      FROM (SELECT DISTINCT user_id, ${day} AS day FROM events) a
-      JOIN (SELECT user_id, min(occurred_at) AS first_at FROM events GROUP BY user_id) f USING (user_id)
-      GROUP BY 1, 2 ORDER BY 1, 2`,
-    type_user_days: `SELECT DISTINCT event_type, user_id, ${day} AS day FROM events ORDER BY 1, 2, 3`,
-    user_first_seen: `SELECT user_id, min(occurred_at) AS first_seen_at FROM events GROUP BY 1 ORDER BY 1`,
-  };
-  const out: Record<string, unknown[]> = {};
+/**
+ * The same tables recomputed from the raw events table, straight from their definitions
+ * (independently of the migration's backfill), for every reporting zone.
+ */
+const local = `(e.occurred_at AT TIME ZONE z.name)::date`;
+const days = `SELECT DISTINCT z.name, e.user_id, ${local} AS day FROM events e CROSS JOIN report_zones z`;
+const typeDays = `SELECT DISTINCT z.name, e.event_type, e.user_id, ${local} AS day FROM events e CROSS JOIN report_zones z`;
+const firsts = `SELECT user_id, min(occurred_at) AS first_at FROM events GROUP BY user_id`;
+const EXPECTED: Record<string, string> = {
+  users: `SELECT user_id, min(occurred_at)::text FROM events GROUP BY user_id`,
+  event_types: `SELECT DISTINCT event_type FROM events`,
+  user_days: `SELECT name, user_id, day::text FROM (${days}) d`,
+  active_user_reach: `SELECT name, day::text, greatest(prev, day - 30)::text AS p, count(*)::int
+    FROM (SELECT name, day, lag(day) OVER (PARTITION BY name, user_id ORDER BY day) AS prev FROM (${days}) d) r
+    GROUP BY name, day, p`,
+  retention_reach: `SELECT name, cohort::text, day::text, greatest(prev, day - 7)::text AS p, count(*)::int
+    FROM (SELECT d.name, (f.first_at AT TIME ZONE d.name)::date AS cohort, d.day,
+                 lag(d.day) OVER (PARTITION BY d.name, d.user_id ORDER BY d.day) AS prev
+          FROM (${days}) d JOIN (${firsts}) f USING (user_id)) r
+    GROUP BY name, cohort, day, p`,
+  type_user_days: `SELECT name, event_type, user_id, day::text FROM (${typeDays}) d`,
+  type_reach: `SELECT name, event_type, day::text, coalesce(prev, '-infinity')::text AS p, count(*)::int
+    FROM (SELECT name, event_type, day, lag(day) OVER (PARTITION BY name, event_type, user_id ORDER BY day) AS prev
+          FROM (${typeDays}) d) r
+    GROUP BY name, event_type, day, p`,
+  type_day_counts: `SELECT z.name, ${local}::text, e.event_type, count(*)::int
+    FROM events e CROSS JOIN report_zones z GROUP BY 1, 2, 3`,
+};
+
+async function tablesOf(pool: pg.Pool, queries: Record<string, string>) {
+  const out: Record<string, string[]> = {};
   for (const [table, query] of Object.entries(queries)) {
-    const { rows } = await pool.query(query);
-    out[table] = rows.map((r) => JSON.parse(JSON.stringify(r)));
+    const { rows } = await pool.query({ text: query, rowMode: 'array' });
+    out[table] = rows.map((r: unknown[]) => JSON.stringify(r)).sort();
   }
   return out;
 }
 
-/** Empties the events table and every summary, between tests of one file. */
+/** Every summary table's content (see STORED). */
+export function summarySnapshot(pool: pg.Pool): Promise<Record<string, string[]>> {
+  return tablesOf(pool, STORED);
+}
+
+/** The summary tables as they should be, recomputed from the raw events table. */
+export function expectedSummaries(pool: pg.Pool): Promise<Record<string, string[]>> {
+  return tablesOf(pool, EXPECTED);
+}
+
+/** Empties the events table and every summary (reporting zones stay), between tests of one file. */
 export async function emptyTables(pool: pg.Pool): Promise<void> {
-  await pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')}`);
+  await pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')} RESTART IDENTITY`);
+}
+
+/** Adds reporting zones (summaries per zone) to a test database. */
+export async function addReportZones(pool: pg.Pool, zones: string[]): Promise<void> {
+  for (const zone of zones) await pool.query('SELECT add_report_zone($1)', [zone]);
 }

@@ -289,3 +289,117 @@ describe('freshness', () => {
     );
   });
 });
+
+describe('GET /stats/active-users', () => {
+  it('gives dau, wau and mau for every day, zero-filled', async () => {
+    await ingest([
+      e('u1', '2025-10-01T10:00:00Z'),
+      e('u2', '2025-10-05T10:00:00Z'),
+      e('u1', '2025-10-08T10:00:00Z'),
+      e('u3', '2025-10-31T10:00:00Z'),
+    ]);
+    const { status, body } = await get('/stats/active-users?from=2025-10-07&to=2025-10-09');
+    expect(status).toBe(200);
+    expect(body).toEqual([
+      { date: '2025-10-07', dau: 0, wau: 2, mau: 2 },
+      { date: '2025-10-08', dau: 1, wau: 2, mau: 2 },
+      { date: '2025-10-09', dau: 0, wau: 2, mau: 2 },
+    ]);
+    const late = await get('/stats/active-users?from=2025-10-30&to=2025-10-31');
+    // 2025-10-31: the 30 days 10-02..10-31 hold u2, u1 (10-08) and u3; 10-01 has dropped out.
+    expect(late.body).toEqual([
+      { date: '2025-10-30', dau: 0, wau: 0, mau: 2 },
+      { date: '2025-10-31', dau: 1, wau: 1, mau: 3 },
+    ]);
+  });
+
+  it('refuses more than 366 days and unknown zones', async () => {
+    expect((await get('/stats/active-users?from=2024-01-01&to=2025-01-01')).status).toBe(422);
+    expect((await get('/stats/active-users?from=2024-01-01&to=2024-12-31')).status).toBe(200);
+    const res = await get('/stats/active-users?tz=Mars/Olympus');
+    expect(res.status).toBe(422);
+    expect(res.body.details).toEqual([{ field: 'tz', message: expect.any(String) }]);
+  });
+});
+
+describe('GET /stats/retention-matrix', () => {
+  it('gives a cohort per day, with counts and rates per later day', async () => {
+    await ingest([
+      e('a', '2025-10-01T10:00:00Z'),
+      e('b', '2025-10-01T11:00:00Z'),
+      e('a', '2025-10-02T10:00:00Z'),
+      e('b', '2025-10-04T10:00:00Z'),
+      e('c', '2025-10-02T09:00:00Z'),
+    ]);
+    const { status, body } = await get(
+      '/stats/retention-matrix?from=2025-10-01&to=2025-10-03&windows=3',
+    );
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      period: 'day',
+      cohorts: [
+        { start_date: '2025-10-01', size: 2, counts: [2, 1, 0, 1], rates: [1, 0.5, 0, 0.5] },
+        { start_date: '2025-10-02', size: 1, counts: [1, 0, 0, 0], rates: [1, 0, 0, 0] },
+        { start_date: '2025-10-03', size: 0, counts: [0, 0, 0, 0], rates: [0, 0, 0, 0] },
+      ],
+    });
+  });
+
+  it('gives ISO-week cohorts from Monday, counting a user once per week', async () => {
+    await ingest([
+      e('a', '2025-10-05T10:00:00Z'), // Sunday: week of Monday 09-29
+      e('b', '2025-09-29T00:00:00Z'),
+      e('a', '2025-10-06T10:00:00Z'), // next week, twice
+      e('a', '2025-10-07T10:00:00Z'),
+    ]);
+    const { body } = await get(
+      '/stats/retention-matrix?from=2025-10-01&to=2025-10-01&period=week&windows=2',
+    );
+    expect(body).toEqual({
+      period: 'week',
+      cohorts: [{ start_date: '2025-09-29', size: 2, counts: [2, 1, 0], rates: [1, 0.5, 0] }],
+    });
+  });
+
+  it('leaves out periods that have not ended yet', async () => {
+    const now = today('UTC');
+    const day = (n: number) => formatDay(now + n);
+    await ingest([e('a', `${day(-2)}T10:00:00Z`), e('a', `${day(0)}T00:00:01Z`)]);
+    const { body } = await get(`/stats/retention-matrix?from=${day(-2)}&to=${day(0)}&windows=5`);
+    expect(body.cohorts).toEqual([
+      { start_date: day(-2), size: 1, counts: [1, 0], rates: [1, 0] },
+      { start_date: day(-1), size: 0, counts: [0], rates: [0] },
+      { start_date: day(0), size: 0, counts: [], rates: [] },
+    ]);
+  });
+
+  it('bounds the work of one request', async () => {
+    expect((await get('/stats/retention-matrix?from=2025-01-01&to=2025-04-03')).status).toBe(422);
+    expect((await get('/stats/retention-matrix?from=2025-01-01&to=2025-04-02')).status).toBe(200);
+    expect(
+      (await get('/stats/retention-matrix?from=2025-01-01&to=2025-01-01&period=week&windows=13'))
+        .status,
+    ).toBe(422);
+    expect((await get('/stats/retention-matrix?windows=31')).status).toBe(422);
+    expect((await get('/stats/retention-matrix?period=month')).status).toBe(422);
+  });
+});
+
+describe('GET /stats/overview', () => {
+  it('counts events and distinct users of the current day in tz', async () => {
+    const now = today('Asia/Kathmandu');
+    const date = formatDay(now);
+    // 00:00 local in Kathmandu is 18:15 UTC the day before.
+    const midnight = new Date(`${date}T00:00:00+05:45`).getTime();
+    await ingest([
+      e('u1', new Date(midnight).toISOString()),
+      e('u1', new Date(midnight + 60_000).toISOString()),
+      e('u2', new Date(midnight - 1000).toISOString()), // the day before
+    ]);
+    const { status, body } = await get('/stats/overview?tz=Asia/Kathmandu');
+    expect(status).toBe(200);
+    expect(body).toEqual({ date, events_today: 2, active_users_today: 1 });
+    const utc = await get('/stats/overview');
+    expect(utc.body.date).toBe(formatDay(today('UTC')));
+  });
+});

@@ -6,18 +6,22 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   addDays,
   dedupe,
+  oracleActiveUsers,
   oracleDau,
   oracleRetention,
+  oracleRetentionMatrix,
   oracleTopEvents,
   type StoredEvent,
 } from '../helpers/oracle.js';
-import { emptyTables } from '../helpers/summaries.js';
+import { addReportZones, emptyTables } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
+  // Summaries in these zones; Asia/Kolkata stays without, so the raw-event path is checked too.
+  await addReportZones(database.pool, REPORT_ZONES);
   ({ app } = await buildTestApp(database));
 });
 afterAll(async () => {
@@ -28,7 +32,14 @@ afterAll(async () => {
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
 // Mixed case and a non-ASCII type, so tie ordering is checked byte-wise.
 const TYPES = ['view', 'login', 'purchase', 'Login', 'Ωmega'];
-const ZONES = ['UTC', 'Europe/Kyiv', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham'];
+const REPORT_ZONES = [
+  'Europe/Kyiv',
+  'America/New_York',
+  'Pacific/Chatham',
+  'Australia/Lord_Howe',
+  'Asia/Kathmandu',
+];
+const ZONES = ['UTC', ...REPORT_ZONES, 'Asia/Kolkata'];
 const ID_POOL = Array.from(
   { length: 60 },
   (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -57,7 +68,17 @@ const arbEvent: fc.Arbitrary<Generated> = fc
     user: fc.constantFrom(...USERS),
     type: fc.constantFrom(...TYPES),
     // noBias: fast-check otherwise favours the bounds, piling events on the window's edges.
-    seconds: fc.noBias(fc.integer({ min: WINDOW_START / 1000, max: WINDOW_END / 1000 })),
+    // Anywhere in the window, or within a second of a UTC quarter-hour: every local
+    // midnight of every zone is one, so events land exactly on and around day boundaries.
+    seconds: fc.oneof(
+      fc.noBias(fc.integer({ min: WINDOW_START / 1000, max: WINDOW_END / 1000 })),
+      fc
+        .record({
+          quarter: fc.integer({ min: 0, max: 31 * 96 }),
+          jitter: fc.constantFrom(-1, 0, 1),
+        })
+        .map(({ quarter, jitter }) => WINDOW_START / 1000 + quarter * 900 + jitter),
+    ),
     offset: fc.integer({ min: -48, max: 56 }).map((q) => q * 15),
   })
   .map(({ id, user, type, seconds, offset }) => ({
@@ -75,6 +96,7 @@ const arbQuery = fc.record({
   b: arbDay,
   limit: fc.integer({ min: 1, max: 6 }),
   windows: fc.integer({ min: 0, max: 12 }),
+  period: fc.constantFrom('day' as const, 'week' as const),
 });
 
 const arbScenario = fc.record({
@@ -193,6 +215,16 @@ describe('stats equal an in-memory oracle and plain SQL over raw events', () => 
             `/stats/top-events?from=${from}&to=${to}&limit=${q.limit}&tz=${tz}`,
           );
           expect(top).toEqual(oracleTopEvents(stored, from, to, q.tz, q.limit));
+          expect(await getJson(`/stats/active-users?from=${from}&to=${to}&tz=${tz}`)).toEqual(
+            oracleActiveUsers(stored, from, to, q.tz),
+          );
+          expect(
+            await getJson(
+              `/stats/retention-matrix?from=${from}&to=${to}&windows=${q.windows}&period=${q.period}&tz=${tz}`,
+            ),
+          ).toEqual(
+            oracleRetentionMatrix(stored, from, to, q.windows, q.period, q.tz, '2100-01-01'),
+          );
           const ret = await getJson(
             `/stats/retention?start_date=${q.a}&windows=${q.windows}&tz=${tz}`,
           );

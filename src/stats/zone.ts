@@ -1,0 +1,74 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { validationError } from '../errors.js';
+
+/** The time zone of a /stats query, parsed once: every query module takes this value. */
+export interface Zone {
+  /** An IANA name as PostgreSQL reads it ('UTC' for every alias of UTC). */
+  name: string;
+  isUtc: boolean;
+}
+
+export const UTC: Zone = { name: 'UTC', isUtc: true };
+
+// IANA names only ("Europe/Kyiv", "UTC", "Etc/GMT+3"): PostgreSQL reads POSIX-style strings
+// such as "+03:00" with the opposite sign, so raw offsets are refused rather than misread.
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+const UTC_ALIASES = new Set(
+  [
+    'UTC',
+    'Etc/UTC',
+    'UCT',
+    'Etc/UCT',
+    'GMT',
+    'Etc/GMT',
+    'GMT0',
+    'Etc/GMT0',
+    'GMT+0',
+    'Etc/GMT+0',
+    'GMT-0',
+    'Etc/GMT-0',
+    'Greenwich',
+    'Etc/Greenwich',
+    'Universal',
+    'Etc/Universal',
+    'Zulu',
+    'Etc/Zulu',
+  ].map((z) => z.toLowerCase()),
+);
+
+export function unknownZone(name: string, message: string) {
+  return validationError(`unknown time zone "${name}"`, [{ field: 'tz', message }]);
+}
+
+/** Parses the `tz` parameter (default UTC); 422 for a name that is not an IANA zone. */
+export function parseZone(raw: string | undefined): Zone {
+  const name = raw?.trim() || 'UTC';
+  if (UTC_ALIASES.has(name.toLowerCase())) return UTC;
+  let known = ZONE_NAME.test(name);
+  if (known) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: name });
+    } catch {
+      known = false;
+    }
+  }
+  if (!known) {
+    throw unknownZone(name, 'must be an IANA time zone name such as Europe/Kyiv or UTC');
+  }
+  return { name, isUtc: false };
+}
+
+/** PostgreSQL's SQLSTATE for a time zone it does not know (invalid_parameter_value). */
+export const UNKNOWN_ZONE_SQLSTATE = '22023';
+
+/**
+ * The reporting zone id whose summaries answer queries in `zone` (migrations/0005:
+ * report_zones), or undefined when the zone has none and raw events must be read.
+ */
+export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<number | undefined> {
+  const { rows } = await sql<{ zone_id: number }>`
+    SELECT zone_id FROM report_zones WHERE lower(name) = lower(${zone.name})`.execute(db);
+  return rows[0]?.zone_id;
+}
