@@ -34,7 +34,8 @@ export function renderRetention(
           row.append(cell);
           continue;
         }
-        const cell = element('td', formatWholePercent(rate), 'heat');
+        // An empty cohort has rate 0 by definition; show that there was nobody to retain.
+        const cell = element('td', cohort.size === 0 ? '–' : formatWholePercent(rate), 'heat');
         cell.style.setProperty('--rate', String(rate));
         // Dark cells get the contrasting text colour (the stylesheet picks it per scheme).
         if (rate >= 0.7) cell.classList.add('high');
