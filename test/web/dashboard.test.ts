@@ -454,6 +454,7 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
       await page.waitForSelector('#banner', { state: 'visible', timeout: 10_000 });
       expect(await page.textContent('#banner-text')).toContain('The database is unavailable');
       expect(await page.textContent('#events-today')).toBe(shown);
+      expect(await page.locator('.panel-error:visible').count()).toBe(0);
       await proxy.start();
       await page.waitForSelector('#banner', { state: 'hidden', timeout: 10_000 });
       await page.context().close();

@@ -118,8 +118,12 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
       : null,
   );
 
-  const problem = (r: PromiseRejectedResult) =>
-    r.reason instanceof Error ? `Could not load: ${r.reason.message}` : 'Could not load';
+  // An outage is told once, by the banner; the panels keep their last numbers meanwhile.
+  const problem = (r: PromiseRejectedResult) => {
+    const error = r.reason instanceof ApiError ? r.reason : null;
+    if (error && (error.status === 503 || error.status === 0)) return null;
+    return `Could not load: ${error?.message ?? String(r.reason)}`;
+  };
 
   if (overview.status === 'fulfilled') {
     setText('events-today', formatCount(overview.value.events_today));
