@@ -23,8 +23,10 @@ FROM node:20-bookworm-slim AS runtime
 # REQUIRE_DATABASE_URL: in the container the database is external (compose's postgres);
 # without DATABASE_URL the server stops with a clear message instead of trying to start
 # embedded PostgreSQL (which is not installed here: optional dependencies are omitted).
+# AUTH=required: a deployed service needs keys (create one with `npm run keys -- create NAME`).
 ENV NODE_ENV=production \
     REQUIRE_DATABASE_URL=1 \
+    AUTH=required \
     HOST=0.0.0.0 \
     PORT=8000
 WORKDIR /app
@@ -36,7 +38,8 @@ RUN npm ci --omit=dev --omit=optional \
       'scripts.start=node dist/server.js' \
       'scripts.db:migrate=node dist/cli/migrate.js up' \
       'scripts.db:migrate:down=node dist/cli/migrate.js down' \
-      'scripts.import=node dist/cli/import-events.js'
+      'scripts.import=node dist/cli/import-events.js' \
+      'scripts.keys=node dist/cli/keys.js'
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 USER node

@@ -18,6 +18,7 @@ import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
+import sdkRoutes from './routes/sdk.js';
 import statsRoutes from './routes/stats.js';
 
 export interface AppOptions {
@@ -97,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
+  await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);
   await app.register(liveRoutes);
   await app.register(dashboard);

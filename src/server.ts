@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, openAccessWarning } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { ensureReportZones } from './stats/report-zones.js';
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       log.info({ zones: added }, `built summaries for time zones ${added.join(', ')}`);
     app = await buildApp({ config, db: database.db, pool: database.pool });
     await app.listen({ port: config.port, host: config.host });
+    const openAccess = openAccessWarning(config);
+    if (openAccess) log.warn(openAccess);
   } catch (error) {
     log.fatal(
       { err: error },

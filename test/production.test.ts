@@ -36,6 +36,8 @@ describe('production start path (the image, without Docker)', () => {
     expect(scripts.length).toBeGreaterThanOrEqual(4);
     for (const file of [cmd, ...scripts]) expect(existsSync(file as string), file).toBe(true);
     expect(dockerfile).toMatch(/REQUIRE_DATABASE_URL=1/);
+    expect(dockerfile).toMatch(/AUTH=required/);
+    expect(readFileSync('docker-compose.yml', 'utf8')).toMatch(/AUTH: \$\{AUTH:-required\}/);
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(dockerfile).toMatch(/^USER node$/m);
   });
@@ -83,5 +85,48 @@ describe('production start path (the image, without Docker)', () => {
     });
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).toContain('import_complete total_accepted=1 total_read=1');
+  });
+
+  it('with AUTH=required (as in the image) ingest needs a key made by the compiled keys CLI', async () => {
+    const created = await runProcess(
+      ['dist/cli/keys.js', 'create', 'image-test', '--scope', 'all'],
+      {
+        DATABASE_URL: database.url,
+      },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const key = created.stdout.trim().split('\n').at(-1) as string;
+    expect(key).toMatch(/^ea_[A-Za-z0-9_-]{43}$/);
+
+    const server = await startServerProcess(['dist/server.js'], {
+      DATABASE_URL: database.url,
+      REQUIRE_DATABASE_URL: '1',
+      AUTH: 'required',
+    });
+    try {
+      const body = JSON.stringify([
+        {
+          event_id: '7d1d4fae-7dec-11d0-a765-00a0c91e6bf6',
+          occurred_at: '2025-10-19T10:00:00Z',
+          user_id: 'u1',
+          event_type: 'login',
+        },
+      ]);
+      const post = (headers: Record<string, string>) =>
+        fetch(`${server.baseUrl}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body,
+        });
+      expect((await post({})).status).toBe(401);
+      expect((await post({ authorization: `Bearer ${key}` })).status).toBe(202);
+      const stats = await fetch(`${server.baseUrl}/stats/dau?from=2025-10-19&to=2025-10-19`, {
+        headers: { 'x-api-key': key },
+      });
+      expect(await stats.json()).toEqual([{ date: '2025-10-19', unique_users: 1 }]);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
   });
 });

@@ -10,8 +10,17 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The key scope a route needs; routes without it are public. */
     access?: Access;
-    /** Where an SDK puts its key in the body (writeKey, api_key...), for routes that accept it. */
-    bodyKey?: (body: unknown) => string | undefined;
+    /**
+     * The SDK's key may travel in the body (writeKey, api_key): without a key header the
+     * handler checks it with app.auth.requireBodyKey() once it has read the body.
+     */
+    keyInBody?: boolean;
+  }
+  interface FastifyInstance {
+    auth: {
+      /** Authorises with the key found in the body, unless a header key already did. */
+      requireBodyKey(request: FastifyRequest, key: string | undefined): Promise<void>;
+    };
   }
   interface FastifyRequest {
     /** The key the request was authorised with (null when AUTH=off or the route is public). */
@@ -61,7 +70,10 @@ export function keyFromHeaders(request: FastifyRequest): string | undefined {
 export default fp(
   async (app: FastifyInstance, options: AuthOptions) => {
     app.decorateRequest('apiKey', null);
-    if (options.mode === 'off') return;
+    if (options.mode === 'off') {
+      app.decorate('auth', { requireBodyKey: async () => {} });
+      return;
+    }
 
     const keys = new KeyCache(app.db, options.cacheTtlMs ?? 5000);
     const flush = () =>
@@ -77,8 +89,9 @@ export default fp(
 
     async function authorize(request: FastifyRequest, access: Access, key: string): Promise<void> {
       const found = await keys.lookup(key);
-      if (!found)
+      if (!found) {
         throw new ApiError(401, 'unauthorized', 'the API key is not valid (unknown or revoked)');
+      }
       if (!allows(found.scope, access)) {
         throw new ApiError(
           403,
@@ -97,18 +110,20 @@ export default fp(
       );
 
     app.addHook('onRequest', async (request) => {
-      const { access, bodyKey } = request.routeOptions.config;
+      const { access, keyInBody } = request.routeOptions.config;
       if (!access) return;
       const key = keyFromHeaders(request);
       if (key) await authorize(request, access, key);
-      else if (!bodyKey) throw missing(access);
+      else if (!keyInBody) throw missing(access);
     });
-    app.addHook('preHandler', async (request) => {
-      const { access, bodyKey } = request.routeOptions.config;
-      if (!access || request.apiKey || !bodyKey) return;
-      const key = bodyKey(request.body);
-      if (!key) throw missing(access);
-      await authorize(request, access, key);
+
+    app.decorate('auth', {
+      async requireBodyKey(request: FastifyRequest, key: string | undefined) {
+        const access = request.routeOptions.config.access;
+        if (!access || request.apiKey) return;
+        if (!key) throw missing(access);
+        await authorize(request, access, key);
+      },
     });
   },
   { name: 'auth', dependencies: ['db'] },

@@ -37,6 +37,12 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool drops it and the next query opens a new one.
   pool.on('error', () => {});
+  // A checked-out client has no listener of the pool's: if its connection drops, the query
+  // in flight fails (and is answered 503) but the client's 'error' event would crash the
+  // process. This listener stays for the client's life.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

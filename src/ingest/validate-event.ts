@@ -5,6 +5,7 @@ import {
   MAX_PROPERTIES_BYTES,
   MAX_USER_ID_CHARS,
 } from '../schemas/events.js';
+import { toJsonText } from './json-body.js';
 import { parseTimestamp } from './timestamp.js';
 
 /** An event that passed every rule, normalised for storage. */
@@ -28,8 +29,11 @@ export type Validation = { ok: true; event: ValidEvent } | { ok: false; errors: 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KNOWN_FIELDS = new Set(Object.keys(EventInput.properties));
 
+/** A JSON object (not an array, and not a LosslessNumber holding an exact number). */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function charLength(text: string): number {
@@ -89,7 +93,7 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
     errors.push({ field: 'properties', message: 'must be a JSON object (or null)' });
     return undefined;
   }
-  const json = JSON.stringify(value);
+  const json = toJsonText(value);
   if (Buffer.byteLength(json) > MAX_PROPERTIES_BYTES) {
     errors.push({
       field: 'properties',

@@ -17,6 +17,11 @@ export default fp(
         },
         tags: [
           { name: 'events', description: 'Ingestion' },
+          {
+            name: 'sdk',
+            description:
+              'Ingestion in the wire formats of analytics SDKs (Segment, RudderStack, PostHog, Amplitude)',
+          },
           { name: 'stats', description: 'Analytics' },
           { name: 'operations', description: 'Health and metrics' },
         ],

@@ -1,0 +1,269 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.js';
+import { mapAmplitude } from '../ingest/sdk/amplitude.js';
+import { mapPosthog } from '../ingest/sdk/posthog.js';
+import { mapSegment, SEGMENT_TYPES } from '../ingest/sdk/segment.js';
+import { EnvelopeError, type SdkBatch } from '../ingest/sdk/types.js';
+import { MAX_ERROR_DETAILS } from '../ingest/validate-batch.js';
+import { type ValidEvent, validateEvent } from '../ingest/validate-event.js';
+import type { WriteResult } from '../ingest/write-events.js';
+import { parseJsonBody } from '../plugins/body-parser.js';
+import { toErrorResponse } from '../plugins/errors.js';
+import type { IngestSource } from '../plugins/ingest.js';
+import { ErrorResponse } from '../schemas/errors.js';
+import {
+  AmplitudeBody,
+  AmplitudeResponse,
+  PosthogBody,
+  PosthogResponse,
+  SegmentBody,
+  SegmentResponse,
+} from '../schemas/sdk.js';
+
+const errorResponses = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  403: ErrorResponse,
+  413: ErrorResponse,
+  415: ErrorResponse,
+  429: ErrorResponse,
+  503: ErrorResponse,
+};
+
+/** Labels of skipped events in /metrics: the field at fault, from a closed set. */
+const REASONS = new Set(['event_id', 'occurred_at', 'user_id', 'event_type', 'properties']);
+
+interface SdkWrite extends WriteResult {
+  /** Messages that were valid: stored now or before. */
+  valid: number;
+}
+
+/**
+ * The shared part of every SDK endpoint: the client's key, the batch limit and rate limit,
+ * our validation of each mapped message; valid events are stored through the same write
+ * path as POST /events, invalid ones are skipped (counted and logged) so that one bad
+ * message does not cost the client the batch (these SDKs drop a batch answered with 400).
+ */
+async function ingestSdkBatch(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  source: IngestSource,
+  map: (receivedAtMs: number) => SdkBatch,
+  maxBatchEvents: number,
+): Promise<SdkWrite> {
+  const receivedAtMs = Date.now() - reply.elapsedTime;
+  let batch: SdkBatch;
+  try {
+    batch = map(receivedAtMs);
+  } catch (error) {
+    if (!(error instanceof EnvelopeError)) throw error;
+    throw new ApiError(
+      400,
+      'bad_request',
+      `the request is not a ${source} batch: ${error.field || 'body'} ${error.message}`,
+      [{ field: error.field || 'body', message: error.message }],
+    );
+  }
+  await app.auth.requireBodyKey(request, batch.bodyKey);
+  const messages = batch.messages;
+  if (messages.length > maxBatchEvents) {
+    app.ingest.reject(source, 'batch_too_large', messages.length);
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `the batch has ${messages.length} messages; the limit is ${maxBatchEvents} (MAX_BATCH_EVENTS)`,
+    );
+  }
+  app.ingest.admit(request, reply, messages.length);
+
+  const valid: ValidEvent[] = [];
+  const skipped: { index: number; field: string; message: string }[] = [];
+  for (const message of messages) {
+    if (!message.ok) {
+      skipped.push({ index: message.index, field: message.field, message: message.message });
+      continue;
+    }
+    const validation = validateEvent(message.event, receivedAtMs);
+    if (validation.ok) valid.push(validation.event);
+    else {
+      const first = validation.errors[0];
+      skipped.push({
+        index: message.index,
+        field: first?.field ?? '',
+        message: validation.errors.map((e) => `${e.field} ${e.message}`).join('; '),
+      });
+    }
+  }
+  if (skipped.length > 0) {
+    for (const s of skipped) app.ingest.reject(source, REASONS.has(s.field) ? s.field : 'other', 1);
+    request.log.warn(
+      {
+        logger: 'ingest',
+        source,
+        skipped: skipped.length,
+        events: skipped.slice(0, MAX_ERROR_DETAILS),
+      },
+      `skipped ${skipped.length} invalid of ${messages.length} ${source} messages`,
+    );
+  }
+  const result = await app.ingest.write(valid);
+  return { ...result, valid: valid.length };
+}
+
+const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
+  // RudderStack sends gzipped JSON as application/x-www-form-urlencoded (axios' default for
+  // a Buffer), posthog-js as text/plain: on these routes both are read as JSON.
+  app.addContentTypeParser(
+    ['application/x-www-form-urlencoded', 'text/plain'],
+    { parseAs: 'buffer' },
+    parseJsonBody,
+  );
+  const common = {
+    config: { access: 'write' as const, keyInBody: true },
+    validatorCompiler: () => () => true,
+  };
+
+  // Segment and RudderStack (one protocol).
+  const segmentPaths = [
+    ['/v1/batch', undefined],
+    ...SEGMENT_TYPES.map((type) => [`/v1/${type}`, type] as const),
+  ] as const;
+  for (const [url, impliedType] of segmentPaths) {
+    app.post(
+      url,
+      {
+        ...common,
+        schema: {
+          tags: ['sdk'],
+          summary: impliedType
+            ? `Segment / RudderStack: one ${impliedType} message`
+            : 'Segment / RudderStack: a batch of messages',
+          description:
+            'Key: HTTP Basic with the key as user name, Bearer, X-API-Key, or `writeKey` in the ' +
+            'body. Answers 200 `{}`; invalid messages are skipped (counted in ' +
+            'events_ingest_rejected_total and logged), the valid ones stored.',
+          body: SegmentBody,
+          response: { 200: SegmentResponse, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        await ingestSdkBatch(
+          app,
+          request,
+          reply,
+          'segment',
+          (receivedAtMs) => mapSegment(request.body, { receivedAtMs }, impliedType),
+          opts.maxBatchEvents,
+        );
+        return {};
+      },
+    );
+  }
+
+  const posthog = async (request: FastifyRequest, reply: FastifyReply) => {
+    await ingestSdkBatch(
+      app,
+      request,
+      reply,
+      'posthog',
+      (receivedAtMs) => mapPosthog(request.body, { receivedAtMs }),
+      opts.maxBatchEvents,
+    );
+    return { status: 1 as const };
+  };
+  const amplitude = async (request: FastifyRequest, reply: FastifyReply) => {
+    const result = await ingestSdkBatch(
+      app,
+      request,
+      reply,
+      'amplitude',
+      (receivedAtMs) => mapAmplitude(request.body, { receivedAtMs }),
+      opts.maxBatchEvents,
+    );
+    return {
+      code: 200,
+      events_ingested: result.valid,
+      payload_size_bytes: Number(request.headers['content-length']) || 0,
+      server_upload_time: Date.now(),
+    };
+  };
+  const posthogSchema = (url: string) => ({
+    tags: ['sdk'],
+    summary: `PostHog capture (${url})`,
+    description:
+      'Key: `api_key` or `token` in the body (or Bearer / X-API-Key). Answers 200 ' +
+      '`{"status":1}`; invalid events are skipped (counted in events_ingest_rejected_total ' +
+      'and logged), the valid ones stored. gzip bodies (Content-Encoding, or ' +
+      '?compression=gzip-js as posthog-js sends) are accepted.',
+    body: PosthogBody,
+    response: { 200: PosthogResponse, ...errorResponses },
+  });
+  // posthog-js flags a gzipped body with ?compression=gzip-js instead of a header.
+  const gzipJs = async (request: FastifyRequest) => {
+    const { compression } = request.query as { compression?: string };
+    if (compression === 'gzip-js' && !request.headers['content-encoding']) {
+      request.headers['content-encoding'] = 'gzip';
+    }
+  };
+
+  // PostHog: posthog-node (/batch/) and posthog-js (/e/, /capture/, /i/v0/e/).
+  for (const url of ['/batch/', '/capture', '/capture/', '/e', '/e/', '/i/v0/e', '/i/v0/e/']) {
+    app.post(url, { ...common, onRequest: gzipJs, schema: posthogSchema(url) }, posthog);
+  }
+
+  // Amplitude reads the outcome from the body's `code`, not the HTTP status, so errors
+  // carry `code` too. `/batch` is Amplitude's batch API and PostHog's capture without its
+  // trailing slash: the envelope tells them apart (Amplitude's has `events`).
+  await app.register(async (scope) => {
+    scope.setErrorHandler((error: Error, request, reply) => {
+      const { status, body } = toErrorResponse(error);
+      if (status >= 500) request.log.error({ err: error }, `request failed: ${error.message}`);
+      return reply.status(status).send({ code: status, ...body });
+    });
+    const withCode = Type.Intersect([Type.Object({ code: Type.Integer() }), ErrorResponse]);
+    const codedErrors = Object.fromEntries(Object.keys(errorResponses).map((s) => [s, withCode]));
+    scope.post(
+      '/2/httpapi',
+      {
+        ...common,
+        schema: {
+          tags: ['sdk'],
+          summary: 'Amplitude HTTP API v2',
+          description:
+            'Key: `api_key` in the body (or Bearer / X-API-Key). Answers 200 `{"code":200,' +
+            '"events_ingested":N,...}`; invalid events are skipped, the valid ones stored; ' +
+            'errors carry `code` as well, as Amplitude reads it.',
+          body: AmplitudeBody,
+          response: { 200: AmplitudeResponse, ...codedErrors },
+        },
+      },
+      amplitude,
+    );
+    scope.post(
+      '/batch',
+      {
+        ...common,
+        onRequest: gzipJs,
+        schema: {
+          tags: ['sdk'],
+          summary: 'Amplitude batch API, or PostHog capture without the trailing slash',
+          description:
+            "An envelope with `events` is Amplitude's (answered like /2/httpapi), anything else " +
+            "PostHog's (answered like /batch/). Errors carry `code`.",
+          body: Type.Union([AmplitudeBody, PosthogBody]),
+          response: { 200: Type.Union([AmplitudeResponse, PosthogResponse]), ...codedErrors },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as { events?: unknown } | null;
+        const isAmplitude = typeof body === 'object' && body !== null && Array.isArray(body.events);
+        return isAmplitude ? amplitude(request, reply) : posthog(request, reply);
+      },
+    );
+  });
+};
+
+export default sdkRoutes;
