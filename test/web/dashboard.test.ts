@@ -260,7 +260,9 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
   });
 
   it('changes the requests and the view with the range, the zone and the period', async () => {
-    const { page, errors } = await open('?refresh=600', { timezoneId: 'America/Sao_Paulo' });
+    const { page, errors, requests } = await open('?refresh=600', {
+      timezoneId: 'America/Sao_Paulo',
+    });
     // The zone defaults to the browser's.
     expect(await page.inputValue('#tz')).toBe('America/Sao_Paulo');
     let to = formatDay(today('America/Sao_Paulo'));
@@ -283,22 +285,27 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
 
     // Another zone: every request carries it, and the numbers are that zone's.
     to = formatDay(today('Asia/Tokyo'));
+    const before = requests.length;
     request = activeUsersRequest((p) => p.get('tz') === 'Asia/Tokyo');
     await page.getByLabel('Time zone').selectOption('Asia/Tokyo');
-    expect(
-      Object.fromEntries(
-        (await request)
-          .url()
-          .split('?')[1]
-          ?.split('&')
-          .map((kv) => kv.split('=')) ?? [],
-      ),
-    ).toEqual({
+    expect(Object.fromEntries(new URL((await request).url()).searchParams)).toEqual({
       from: addDays(to, -6),
       to,
-      tz: 'Asia%2FTokyo',
+      tz: 'Asia/Tokyo',
     });
     await loaded(page);
+    const zoned = requests
+      .slice(before)
+      .filter((u) => u.pathname.startsWith('/stats/') && u.pathname !== '/stats/live');
+    expect(new Set(zoned.map((u) => u.pathname))).toEqual(
+      new Set([
+        '/stats/overview',
+        '/stats/active-users',
+        '/stats/top-events',
+        '/stats/retention-matrix',
+      ]),
+    );
+    for (const url of zoned) expect(url.searchParams.get('tz'), url.pathname).toBe('Asia/Tokyo');
     const range = `from=${addDays(to, -6)}&to=${to}&tz=Asia/Tokyo`;
     await expectActiveUsers(page, await api(`/stats/active-users?${range}`));
     await expectTopEvents(page, await api(`/stats/top-events?${range}&limit=10`));
