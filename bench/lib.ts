@@ -93,3 +93,21 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
   return lines.join('\n');
 }
+
+/**
+ * Loads a tools/gen-csv.ts file straight into `events` with COPY (no write path: the
+ * summaries must be built afterwards, e.g. with rebuild_summaries()).
+ */
+export async function copyCsvIntoEvents(url: string, file: string): Promise<void> {
+  const { createReadStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  const { from: copyFrom } = await import('pg-copy-streams');
+  await withClient(url, async (c) => {
+    const sink = c.query(
+      copyFrom(
+        'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN WITH (FORMAT csv, HEADER true)',
+      ),
+    );
+    await pipeline(createReadStream(file), sink);
+  });
+}

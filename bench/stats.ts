@@ -1,14 +1,16 @@
 /**
- * /stats/* latency on a generated data set, against the same question answered by direct
- * SQL over the raw events table in the same run, with results checked to be identical.
+ * /stats/* latency on a generated data set, in several time zones, against the same
+ * question answered by direct SQL over the raw events table in the same run, with results
+ * checked to be identical.
  *
- *   npm run bench:stats -- [--rows 1000000] [--requests 50] [--sql-runs 5]
+ *   npm run bench:stats -- [--rows 1000000] [--requests 30] [--sql-runs 3]
  *
- * The data set (tools/gen-csv.ts, seed 42, 30 days) is loaded once with the importer into
- * database events_bench_<rows> and reused by later runs.
+ * The data set (tools/gen-csv.ts, seed 42, 30 days from 2025-10-01, which holds Kyiv's
+ * daylight-saving change of 2025-10-26) is loaded once into database events_bench_<rows>
+ * with COPY, its summaries built by rebuild_summaries() for the reporting zones UTC,
+ * Europe/Kyiv, America/New_York and Asia/Kathmandu, and reused by later runs.
  */
 
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -16,6 +18,7 @@ import { createKysely, createPool } from '../src/db/pool.js';
 import { generate } from '../tools/gen-csv.js';
 import {
   benchServer,
+  copyCsvIntoEvents,
   databaseUrl,
   flag,
   freshDatabase,
@@ -26,14 +29,17 @@ import {
 } from './lib.js';
 
 const rows = Number(flag('rows', '1000000'));
-const requests = Number(flag('requests', '50'));
-const sqlRuns = Number(flag('sql-runs', '5'));
+const requests = Number(flag('requests', '30'));
+const sqlRuns = Number(flag('sql-runs', '3'));
 const START = '2025-10-01';
 const END = '2025-10-30';
 const COHORT = '2025-10-03';
+const ZONES = ['UTC', 'Europe/Kyiv', 'America/New_York', 'Asia/Kathmandu'];
+// Kyiv's week with the change from +03:00 to +02:00 (Sunday 2025-10-26 lasts 25 hours).
+const DST_WEEK = { from: '2025-10-20', to: '2025-10-26', cohort: '2025-10-24' };
 
 const server = await benchServer();
-const name = `events_bench_${rows}`;
+const name = `events_bench_v2_${rows}`;
 const url = databaseUrl(server.adminUrl, name);
 const loaded = await withClient(server.adminUrl, async (c) => {
   const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -60,12 +66,23 @@ if (!loaded) {
     });
   }
   await freshDatabase(server.adminUrl, name);
-  process.stderr.write(`importing ${file} into ${name}\n`);
-  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/import-events.ts', file], {
-    env: { ...process.env, DATABASE_URL: url },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  process.stderr.write(`loading ${file} into ${name} with COPY\n`);
+  let started = performance.now();
+  await copyCsvIntoEvents(url, file);
+  process.stderr.write(`  COPY: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  started = performance.now();
   await withClient(url, async (c) => {
+    for (const zone of ZONES)
+      await c.query(
+        `INSERT INTO report_zones (zone_id, name)
+         SELECT (SELECT max(zone_id) + 1 FROM report_zones), $1::text
+         WHERE NOT EXISTS (SELECT 1 FROM report_zones WHERE name = $1::text)`,
+        [zone],
+      );
+    await c.query('SELECT rebuild_summaries()');
+    process.stderr.write(
+      `  summaries for ${ZONES.length} zones: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+    );
     await c.query('VACUUM ANALYZE');
     await c.query(`CREATE TABLE bench_dataset AS SELECT ${rows} AS rows`);
   });
@@ -86,53 +103,158 @@ interface Case {
   path: string;
   sql: string;
   params: unknown[];
-  /** The SQL rows in the endpoint's JSON shape. */
+  /** The endpoint's JSON and the SQL rows, each in the shape compared. */
+  endpoint?: (body: unknown) => unknown;
   shape: (rows: Record<string, unknown>[]) => unknown;
 }
 
-const cases: Case[] = [
+// Seed-style SQL: the questions as one would first write them over raw events.
+const dauSql = `
+  SELECT d::date::text AS date, count(DISTINCT e.user_id)::int AS unique_users
+  FROM generate_series($1::date, $2::date, interval '1 day') d
+  LEFT JOIN events e ON (e.occurred_at AT TIME ZONE $3)::date = d::date
+  GROUP BY d ORDER BY d`;
+const topSql = `
+  SELECT event_type, count(*)::int AS count, count(DISTINCT user_id)::int AS unique_users
+  FROM events WHERE (occurred_at AT TIME ZONE $3)::date BETWEEN $1::date AND $2::date
+  GROUP BY event_type ORDER BY count(*) DESC, event_type COLLATE "C" LIMIT 10`;
+const retentionSql = `
+  WITH firsts AS (SELECT user_id, min(occurred_at) AS first_at FROM events GROUP BY user_id),
+       cohort AS (SELECT user_id FROM firsts WHERE (first_at AT TIME ZONE $2)::date = $1::date)
+  SELECT n AS day, count(DISTINCT e.user_id)::int AS count
+  FROM generate_series(0, 7) n
+  LEFT JOIN (events e JOIN cohort c USING (user_id)) ON (e.occurred_at AT TIME ZONE $2)::date = $1::date + n
+  GROUP BY n ORDER BY n`;
+const activeUsersSql = `
+  WITH ud AS (
+    SELECT DISTINCT user_id, (occurred_at AT TIME ZONE $3)::date AS day FROM events
+    WHERE (occurred_at AT TIME ZONE $3)::date BETWEEN $1::date - 29 AND $2::date
+  )
+  SELECT d::date::text AS date,
+         count(DISTINCT ud.user_id) FILTER (WHERE ud.day = d::date)::int AS dau,
+         count(DISTINCT ud.user_id) FILTER (WHERE ud.day > d::date - 7)::int AS wau,
+         count(DISTINCT ud.user_id)::int AS mau
+  FROM generate_series($1::date, $2::date, interval '1 day') d
+  LEFT JOIN ud ON ud.day BETWEEN d::date - 29 AND d::date
+  GROUP BY d ORDER BY d`;
+const matrixSql = `
+  WITH firsts AS (
+    SELECT user_id, (min(occurred_at) AT TIME ZONE $3)::date AS cohort FROM events GROUP BY user_id
+  ), active AS (
+    SELECT DISTINCT user_id, (occurred_at AT TIME ZONE $3)::date AS day FROM events
+  ), counts AS (
+    SELECT f.cohort, a.day - f.cohort AS n, count(*) AS users
+    FROM firsts f JOIN active a USING (user_id)
+    WHERE f.cohort BETWEEN $1::date AND $2::date AND a.day - f.cohort BETWEEN 0 AND 7
+    GROUP BY 1, 2
+  )
+  SELECT c::date::text AS start_date, g.n, coalesce(counts.users, 0)::int AS count
+  FROM generate_series($1::date, $2::date, interval '1 day') c
+  CROSS JOIN generate_series(0, 7) AS g(n)
+  LEFT JOIN counts ON counts.cohort = c::date AND counts.n = g.n
+  ORDER BY c, g.n`;
+
+const retentionCounts = (body: unknown) =>
+  (body as { windows: { day: number; count: number }[] }).windows.map((w) => ({
+    day: w.day,
+    count: w.count,
+  }));
+const matrixCounts = (body: unknown) =>
+  (body as { cohorts: { start_date: string; counts: number[] }[] }).cohorts.map((c) => ({
+    start_date: c.start_date,
+    counts: c.counts,
+  }));
+const matrixShape = (r: Record<string, unknown>[]) => {
+  const byCohort = new Map<string, number[]>();
+  for (const x of r) {
+    const counts = byCohort.get(x.start_date as string) ?? [];
+    counts.push(x.count as number);
+    byCohort.set(x.start_date as string, counts);
+  }
+  return [...byCohort].map(([start_date, counts]) => ({ start_date, counts }));
+};
+
+const cases: Case[] = [];
+for (const tz of ZONES) {
+  const q = `tz=${encodeURIComponent(tz)}`;
+  cases.push(
+    {
+      name: `${tz}: DAU, 30 days`,
+      path: `/stats/dau?from=${START}&to=${END}&${q}`,
+      sql: dauSql,
+      params: [START, END, tz],
+      shape: (r) => r,
+    },
+    {
+      name: `${tz}: top events, 30 days`,
+      path: `/stats/top-events?from=${START}&to=${END}&limit=10&${q}`,
+      sql: topSql,
+      params: [START, END, tz],
+      shape: (r) => r,
+    },
+    {
+      name: `${tz}: retention, windows=7`,
+      path: `/stats/retention?start_date=${COHORT}&windows=7&${q}`,
+      sql: retentionSql,
+      params: [COHORT, tz],
+      endpoint: retentionCounts,
+      shape: (r) => r,
+    },
+  );
+}
+const kyiv = 'Europe/Kyiv';
+cases.push(
   {
-    name: 'DAU, 30 days',
-    path: `/stats/dau?from=${START}&to=${END}`,
-    sql: `SELECT d::date::text AS date, count(DISTINCT e.user_id)::int AS unique_users
-          FROM generate_series($1::date, $2::date, interval '1 day') d
-          LEFT JOIN events e ON (e.occurred_at AT TIME ZONE 'UTC')::date = d::date
-          GROUP BY d ORDER BY d`,
-    params: [START, END],
+    name: `${kyiv} DST week ${DST_WEEK.from}..${DST_WEEK.to}: DAU`,
+    path: `/stats/dau?from=${DST_WEEK.from}&to=${DST_WEEK.to}&tz=${kyiv}`,
+    sql: dauSql,
+    params: [DST_WEEK.from, DST_WEEK.to, kyiv],
     shape: (r) => r,
   },
   {
-    name: 'top events, 30 days',
-    path: `/stats/top-events?from=${START}&to=${END}&limit=10`,
-    sql: `SELECT event_type, count(*)::int AS count, count(DISTINCT user_id)::int AS unique_users
-          FROM events WHERE occurred_at >= $1::date AND occurred_at < $2::date + 1
-          GROUP BY event_type ORDER BY count(*) DESC, event_type COLLATE "C" LIMIT 10`,
-    params: [START, END],
+    name: `${kyiv} DST week: top events`,
+    path: `/stats/top-events?from=${DST_WEEK.from}&to=${DST_WEEK.to}&limit=10&tz=${kyiv}`,
+    sql: topSql,
+    params: [DST_WEEK.from, DST_WEEK.to, kyiv],
     shape: (r) => r,
   },
   {
-    name: 'retention, windows=7',
-    path: `/stats/retention?start_date=${COHORT}&windows=7`,
-    sql: `WITH firsts AS (SELECT user_id, min(occurred_at) AS first_at FROM events GROUP BY user_id),
-               cohort AS (SELECT user_id FROM firsts WHERE (first_at AT TIME ZONE 'UTC')::date = $1::date)
-          SELECT n AS day, count(DISTINCT e.user_id)::int AS count
-          FROM generate_series(0, 7) n
-          LEFT JOIN (events e JOIN cohort c USING (user_id)) ON (e.occurred_at AT TIME ZONE 'UTC')::date = $1::date + n
-          GROUP BY n ORDER BY n`,
-    params: [COHORT],
-    shape: (r) => r.map((x) => ({ day: x.day, count: x.count })),
+    name: `${kyiv} DST week: retention from ${DST_WEEK.cohort}, windows=7`,
+    path: `/stats/retention?start_date=${DST_WEEK.cohort}&windows=7&tz=${kyiv}`,
+    sql: retentionSql,
+    params: [DST_WEEK.cohort, kyiv],
+    endpoint: retentionCounts,
+    shape: (r) => r,
   },
-];
+  {
+    name: `${kyiv}: active users (dau/wau/mau), 30 days`,
+    path: `/stats/active-users?from=${START}&to=${END}&tz=${kyiv}`,
+    sql: activeUsersSql,
+    params: [START, END, kyiv],
+    shape: (r) => r,
+  },
+  {
+    name: `${kyiv}: retention matrix, 30 daily cohorts x 7 windows`,
+    path: `/stats/retention-matrix?from=${START}&to=${END}&windows=7&tz=${kyiv}`,
+    sql: matrixSql,
+    params: [START, END, kyiv],
+    endpoint: matrixCounts,
+    shape: matrixShape,
+  },
+);
 
 const results: (string | number)[][] = [];
+let mismatches = 0;
 for (const c of cases) {
   const latencies: number[] = [];
   let body: unknown;
-  for (let i = 0; i < requests + 5; i++) {
+  for (let i = 0; i < requests + 3; i++) {
     const started = performance.now();
     const res = await fetch(`${address}${c.path}`);
     body = await res.json();
-    if (i >= 5) latencies.push(performance.now() - started); // 5 warm-up requests
+    if (res.status !== 200)
+      throw new Error(`${c.path} answered ${res.status}: ${JSON.stringify(body)}`);
+    if (i >= 3) latencies.push(performance.now() - started); // 3 warm-up requests
   }
   const sqlTimes: number[] = [];
   let sqlRows: Record<string, unknown>[] = [];
@@ -141,17 +263,14 @@ for (const c of cases) {
     sqlRows = (await pool.query(c.sql, c.params)).rows;
     sqlTimes.push(performance.now() - started);
   }
-  const endpointShape = c.name.startsWith('retention')
-    ? (body as { windows: { day: number; count: number }[] }).windows.map((w) => ({
-        day: w.day,
-        count: w.count,
-      }))
-    : body;
+  const endpointShape = c.endpoint ? c.endpoint(body) : body;
   const identical = JSON.stringify(endpointShape) === JSON.stringify(c.shape(sqlRows));
-  if (!identical)
+  if (!identical) {
+    mismatches++;
     process.stderr.write(
       `MISMATCH for ${c.name}\nendpoint: ${JSON.stringify(endpointShape)}\nsql: ${JSON.stringify(c.shape(sqlRows))}\n`,
     );
+  }
   results.push([
     c.name,
     median(latencies).toFixed(2),
@@ -176,10 +295,11 @@ console.log(
       'question',
       'endpoint median ms',
       'endpoint p95 ms',
-      'direct SQL median ms',
+      'seed-style SQL median ms',
       'speed-up',
       'identical',
     ],
     results,
   ),
 );
+if (mismatches > 0) process.exitCode = 1;

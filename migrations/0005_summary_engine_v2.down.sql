@@ -2,13 +2,14 @@
 -- rebuilt from the stored events, and the 0003 ingest_events(). Reporting zones other than
 -- UTC are dropped with their summaries.
 DROP FUNCTION ingest_events(uuid[], timestamptz[], text[], text[], jsonb[]);
+DROP FUNCTION rebuild_summaries();
 DROP FUNCTION add_report_zone(text);
 DROP FUNCTION backfill_report_zone(smallint);
 DROP FUNCTION ingest_type_counts(ingest_keyed_event[]);
 DROP FUNCTION ingest_type_activity(ingest_keyed_event[]);
-DROP FUNCTION ingest_user_activity(ingest_keyed_event[], ingest_moved_user[]);
+DROP FUNCTION ingest_user_activity(ingest_keyed_event[]);
 DROP FUNCTION ingest_lock_users(ingest_stored_event[]);
-DROP TYPE ingest_new_day, ingest_moved_user, ingest_keyed_event, ingest_stored_event;
+DROP TYPE ingest_new_day, ingest_keyed_event, ingest_stored_event;
 DROP TABLE type_day_counts, type_reach, type_user_days, retention_reach, active_user_reach,
   user_days, event_types, users, report_zones;
 

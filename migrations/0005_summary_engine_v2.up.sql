@@ -105,23 +105,37 @@ CREATE TABLE type_day_counts (
 
 -- Values passed between the steps of ingest_events().
 CREATE TYPE ingest_stored_event AS (occurred_at timestamptz, user_id text, event_type text);
-CREATE TYPE ingest_keyed_event AS (user_key integer, type_key integer, occurred_at timestamptz);
-CREATE TYPE ingest_moved_user AS (user_key integer, old_first timestamptz, new_first timestamptz);
+-- An event of the batch with integer keys, and its user's first event before the batch
+-- (the committed first_seen_at read under the user's lock).
+CREATE TYPE ingest_keyed_event AS (
+  user_key integer, type_key integer, occurred_at timestamptz, previous_first timestamptz
+);
 -- A (zone, user[, type], day) that was not stored yet, with the nearest stored days of the
--- same user[ and type] before and after it (NULL if none). type_key is NULL in step 3.
+-- same user[ and type] before and after it (NULL if none), and in step 3 the user's cohort
+-- (local day of the first event) after and before the batch. type_key is NULL in step 3,
+-- the cohorts NULL in step 4.
 CREATE TYPE ingest_new_day AS (
-  zone_id smallint, user_key integer, type_key integer, day date, previous_old date, next_old date
+  zone_id smallint, user_key integer, type_key integer, day date, previous_old date, next_old date,
+  cohort_day date, old_cohort_day date
 );
 
 -- Step 2: dictionaries and user locks. Creates missing event types and users (sorted, so
 -- concurrent batches wait for each other in one order), then locks every user of the batch
--- in user_id order and moves first_seen_at earlier for late events. Returns the batch with
--- integer keys, and the users whose first event moved (old and new instant).
-CREATE FUNCTION ingest_lock_users(
-  stored ingest_stored_event[],
-  OUT keyed ingest_keyed_event[],
-  OUT moved ingest_moved_user[]
-) LANGUAGE plpgsql AS $fn$
+-- in user_id order. Returns the batch with integer keys and each user's first event before
+-- the batch, then moves first_seen_at earlier for late events.
+--
+-- Plans: every statement here and in steps 3-4 joins the batch (an unnested array) only
+-- with tables, through their indexes, never with another unnested array: the planner
+-- estimates an unnested array at 10 rows, and a join of two of them can become a nested
+-- loop over both (thousands x thousands). enable_seqscan = off keeps the probes on the
+-- indexes whatever the tables' statistics (a freshly loaded table still "looks" empty).
+-- jit = off: a statement's estimated cost easily passes jit_above_cost here (and disabled
+-- scans add 1e10 to it), and compiling costs far more than these per-batch statements
+-- run (measured: 0.5-1 s per statement).
+CREATE FUNCTION ingest_lock_users(stored ingest_stored_event[])
+RETURNS ingest_keyed_event[] LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $fn$
+DECLARE
+  keyed ingest_keyed_event[];
 BEGIN
   INSERT INTO event_types (event_type)
   SELECT DISTINCT s.event_type FROM unnest(stored) AS s
@@ -136,31 +150,30 @@ BEGIN
   GROUP BY s.user_id ORDER BY s.user_id
   ON CONFLICT (user_id) DO NOTHING;
 
-  -- FOR UPDATE returns the latest committed first_seen_at (a batch that waited sees the
-  -- other's update). The lock is held to commit: per-user rows are now ours alone.
-  WITH batch_first AS (
-    SELECT user_id, min(occurred_at) AS first_at FROM unnest(stored) GROUP BY user_id
-  ), locked AS (
-    SELECT u.user_key, u.user_id, u.first_seen_at FROM users u
-    WHERE u.user_id IN (SELECT user_id FROM batch_first)
-    ORDER BY u.user_id
-    FOR UPDATE
-  )
-  SELECT array_agg(ROW(l.user_key, l.first_seen_at, b.first_at)::ingest_moved_user)
-           FILTER (WHERE b.first_at < l.first_seen_at)
-  INTO moved
-  FROM locked l JOIN batch_first b USING (user_id);
-
-  IF moved IS NOT NULL THEN
-    UPDATE users u SET first_seen_at = m.new_first
-    FROM unnest(moved) AS m WHERE u.user_key = m.user_key;
-  END IF;
-
-  SELECT array_agg(ROW(u.user_key, t.type_key, s.occurred_at)::ingest_keyed_event)
+  -- Lock every user of the batch, in user_id order (the sort sits below the row locking),
+  -- and read their first event before this batch: the latest committed first_seen_at, as a
+  -- batch that waited for the lock reads the row version it waited for. The lock is held
+  -- to commit: the user's per-user rows are now this batch's alone.
+  SELECT array_agg(ROW(b.user_key, b.type_key, b.occurred_at, b.previous_first)::ingest_keyed_event)
   INTO keyed
-  FROM unnest(stored) AS s
-  JOIN users u ON u.user_id = s.user_id
-  JOIN event_types t ON t.event_type = s.event_type;
+  FROM (
+    SELECT u.user_key, t.type_key, s.occurred_at, u.first_seen_at AS previous_first
+    FROM unnest(stored) AS s
+    JOIN users u ON u.user_id = s.user_id
+    JOIN event_types t ON t.event_type = s.event_type
+    ORDER BY u.user_id
+    FOR UPDATE OF u
+  ) AS b;
+
+  -- A late event moved these users' first event earlier.
+  UPDATE users u SET first_seen_at = m.first_at
+  FROM (
+    SELECT user_key, min(occurred_at) AS first_at FROM unnest(keyed)
+    GROUP BY user_key HAVING min(occurred_at) < min(previous_first)
+  ) AS m
+  WHERE u.user_key = m.user_key;
+
+  RETURN keyed;
 END
 $fn$;
 
@@ -168,23 +181,29 @@ $fn$;
 -- Ordering rules: every read of user_days (the probes and the re-homed users' history)
 -- happens before this step inserts into user_days, so each new day is compared with the
 -- stored days only, and new days with each other only through the window over the batch.
-CREATE FUNCTION ingest_user_activity(keyed ingest_keyed_event[], moved ingest_moved_user[])
-RETURNS void LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION ingest_user_activity(keyed ingest_keyed_event[])
+RETURNS void LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
   fresh ingest_new_day[];
 BEGIN
-  -- 3a. New (zone, user, day) with the user's nearest stored days before and after: one
-  --     probe tells both whether the day is stored and, if not, the day before it.
+  -- 3a. New (zone, user, day) with the user's nearest stored days before and after (one
+  --     probe tells both whether the day is stored and, if not, the day before it), and
+  --     the user's cohort after and before the batch.
   SELECT array_agg(ROW(t.zone_id, t.user_key, NULL, t.day, t.at_or_before,
            (SELECT min(d.day) FROM user_days d
-             WHERE d.user_key = t.user_key AND d.zone_id = t.zone_id AND d.day > t.day))::ingest_new_day)
+             WHERE d.user_key = t.user_key AND d.zone_id = t.zone_id AND d.day > t.day),
+           t.cohort_day, t.old_cohort_day)::ingest_new_day)
   INTO fresh
   FROM (
     SELECT p.*, (SELECT max(d.day) FROM user_days d
                  WHERE d.user_key = p.user_key AND d.zone_id = p.zone_id AND d.day <= p.day) AS at_or_before
     FROM (
-      SELECT DISTINCT z.zone_id, k.user_key, (k.occurred_at AT TIME ZONE z.name)::date AS day
-      FROM unnest(keyed) AS k CROSS JOIN report_zones z
+      SELECT DISTINCT z.zone_id, k.user_key, (k.occurred_at AT TIME ZONE z.name)::date AS day,
+             (least(k.previous_first, k.batch_first) AT TIME ZONE z.name)::date AS cohort_day,
+             (k.previous_first AT TIME ZONE z.name)::date AS old_cohort_day
+      FROM (
+        SELECT *, min(occurred_at) OVER (PARTITION BY user_key) AS batch_first FROM unnest(keyed)
+      ) AS k CROSS JOIN report_zones z
     ) AS p
   ) AS t
   WHERE t.at_or_before IS DISTINCT FROM t.day;
@@ -224,25 +243,16 @@ BEGIN
   --     event) did not change get the same local delta as 3b, in their cohort. A user
   --     whose first event moved to an earlier local day is re-homed: every stored day
   --     leaves the old cohort and every day (stored and new) joins the new one.
-  WITH f AS (SELECT * FROM unnest(fresh)), cohorts AS (
-    SELECT k.zone_id, k.user_key,
-           (u.first_seen_at AT TIME ZONE z.name)::date AS cohort_day,
-           (m.old_first AT TIME ZONE z.name)::date AS old_cohort_day
-    FROM (SELECT DISTINCT zone_id, user_key FROM f) AS k
-    JOIN report_zones z USING (zone_id)
-    JOIN users u USING (user_key)
-    LEFT JOIN unnest(moved) AS m USING (user_key)
-  ), rehomed AS (
-    SELECT * FROM cohorts WHERE old_cohort_day IS NOT NULL AND old_cohort_day <> cohort_day
-  ), staying AS (
-    SELECT f.*, c.cohort_day FROM f JOIN cohorts c USING (zone_id, user_key)
-    WHERE NOT EXISTS (SELECT 1 FROM rehomed r WHERE r.zone_id = f.zone_id AND r.user_key = f.user_key)
+  WITH f AS (SELECT * FROM unnest(fresh)), staying AS (
+    SELECT * FROM f WHERE cohort_day = old_cohort_day
   ), rehomed_days AS (
     SELECT r.zone_id, r.user_key, r.cohort_day, r.old_cohort_day, d.day, true AS stored
-    FROM rehomed r JOIN user_days d ON d.user_key = r.user_key AND d.zone_id = r.zone_id
+    FROM (SELECT DISTINCT zone_id, user_key, cohort_day, old_cohort_day FROM f
+          WHERE cohort_day <> old_cohort_day) AS r
+    JOIN user_days d ON d.user_key = r.user_key AND d.zone_id = r.zone_id
     UNION ALL
-    SELECT r.zone_id, r.user_key, r.cohort_day, r.old_cohort_day, f.day, false
-    FROM rehomed r JOIN f USING (zone_id, user_key)
+    SELECT zone_id, user_key, cohort_day, old_cohort_day, day, false
+    FROM f WHERE cohort_day <> old_cohort_day
   ), delta AS (
     SELECT zone_id, cohort_day, day,
            greatest(coalesce(previous_old, '-infinity'),
@@ -284,14 +294,14 @@ $fn$;
 -- Step 4: per-type activity per zone: type_user_days and type_reach (the same reach
 -- bookkeeping as 3b, per type, unclamped). Reads before writes, as in step 3.
 CREATE FUNCTION ingest_type_activity(keyed ingest_keyed_event[])
-RETURNS void LANGUAGE plpgsql AS $fn$
+RETURNS void LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
   fresh ingest_new_day[];
 BEGIN
   SELECT array_agg(ROW(t.zone_id, t.user_key, t.type_key, t.day, t.at_or_before,
            (SELECT min(d.day) FROM type_user_days d
              WHERE d.user_key = t.user_key AND d.type_key = t.type_key AND d.zone_id = t.zone_id
-               AND d.day > t.day))::ingest_new_day)
+               AND d.day > t.day), NULL, NULL)::ingest_new_day)
   INTO fresh
   FROM (
     SELECT p.*, (SELECT max(d.day) FROM type_user_days d
@@ -337,7 +347,7 @@ $fn$;
 
 -- Step 5: events per zone, local day and type.
 CREATE FUNCTION ingest_type_counts(keyed ingest_keyed_event[])
-RETURNS void LANGUAGE sql AS $fn$
+RETURNS void LANGUAGE sql SET jit = off AS $fn$
   INSERT INTO type_day_counts AS c (zone_id, day, type_key, events)
   SELECT z.zone_id, (k.occurred_at AT TIME ZONE z.name)::date, k.type_key, count(*)
   FROM unnest(keyed) AS k CROSS JOIN report_zones z
@@ -362,13 +372,12 @@ CREATE FUNCTION ingest_events(
   p_event_types text[],
   p_properties  jsonb[]
 ) RETURNS uuid[]
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET jit = off AS $fn$
 DECLARE
   new_ids  uuid[];
   stored   ingest_stored_event[];
   existing uuid[];
   keyed    ingest_keyed_event[];
-  moved    ingest_moved_user[];
 BEGIN
   -- Step 1: store the new events (sorted by id; the first occurrence of an id wins).
   WITH batch AS (
@@ -394,24 +403,37 @@ BEGIN
     RETURN existing;
   END IF;
 
-  SELECT l.keyed, l.moved INTO keyed, moved FROM ingest_lock_users(stored) AS l;  -- step 2
-  PERFORM ingest_user_activity(keyed, moved);                                     -- step 3
-  PERFORM ingest_type_activity(keyed);                                            -- step 4
-  PERFORM ingest_type_counts(keyed);                                              -- step 5
+  keyed := ingest_lock_users(stored);     -- step 2
+  PERFORM ingest_user_activity(keyed);    -- step 3
+  PERFORM ingest_type_activity(keyed);    -- step 4
+  PERFORM ingest_type_counts(keyed);      -- step 5
   RETURN existing;
 END
 $fn$;
 
 -- Builds one zone's summaries from the stored events (the zone's rows must be absent).
--- The same definitions as the write path, computed over all events at once.
+-- The same definitions as the write path, computed over all events at once. Rows go in
+-- primary-key order (appends to each index) and sorts get memory enough to stay off disk.
 CREATE FUNCTION backfill_report_zone(p_zone_id smallint)
-RETURNS void LANGUAGE plpgsql AS $fn$
+RETURNS void LANGUAGE plpgsql SET work_mem = '256MB' SET jit = off AS $fn$
 DECLARE
   zone text := (SELECT name FROM report_zones WHERE zone_id = p_zone_id);
 BEGIN
+  -- One pass over the events (joined to the dictionaries) feeds both per-event tables;
+  -- user_days then comes from the narrower type_user_days.
+  WITH keyed AS MATERIALIZED (
+    SELECT u.user_key, t.type_key, (e.occurred_at AT TIME ZONE zone)::date AS day
+    FROM events e JOIN users u USING (user_id) JOIN event_types t USING (event_type)
+  ), per_user AS (
+    INSERT INTO type_user_days (user_key, type_key, zone_id, day)
+    SELECT DISTINCT user_key, type_key, p_zone_id, day FROM keyed ORDER BY 1, 2, 4
+  )
+  INSERT INTO type_day_counts (zone_id, day, type_key, events)
+  SELECT p_zone_id, day, type_key, count(*) FROM keyed GROUP BY day, type_key;
+
   INSERT INTO user_days (user_key, zone_id, day)
-  SELECT DISTINCT u.user_key, p_zone_id, (e.occurred_at AT TIME ZONE zone)::date
-  FROM events e JOIN users u USING (user_id);
+  SELECT DISTINCT user_key, zone_id, day FROM type_user_days WHERE zone_id = p_zone_id
+  ORDER BY 1, 3;
 
   INSERT INTO active_user_reach (zone_id, day, previous_day, users)
   SELECT p_zone_id, day, greatest(previous_day, day - 30) AS clamped, count(*)
@@ -430,10 +452,6 @@ BEGIN
   ) AS t JOIN users u USING (user_key)
   GROUP BY cohort_day, t.day, clamped;
 
-  INSERT INTO type_user_days (user_key, type_key, zone_id, day)
-  SELECT DISTINCT u.user_key, t.type_key, p_zone_id, (e.occurred_at AT TIME ZONE zone)::date
-  FROM events e JOIN users u USING (user_id) JOIN event_types t USING (event_type);
-
   INSERT INTO type_reach (zone_id, type_key, day, previous_day, users)
   SELECT p_zone_id, type_key, day, previous_day, count(*)
   FROM (
@@ -442,11 +460,6 @@ BEGIN
     FROM type_user_days WHERE zone_id = p_zone_id
   ) AS t
   GROUP BY type_key, day, previous_day;
-
-  INSERT INTO type_day_counts (zone_id, day, type_key, events)
-  SELECT p_zone_id, (e.occurred_at AT TIME ZONE zone)::date, t.type_key, count(*)
-  FROM events e JOIN event_types t USING (event_type)
-  GROUP BY 2, 3;
 END
 $fn$;
 
@@ -468,20 +481,38 @@ BEGIN
   SELECT coalesce(max(zone_id) + 1, 0) INTO id FROM report_zones;
   INSERT INTO report_zones (zone_id, name) VALUES (id, p_name);
   PERFORM backfill_report_zone(id);
+  ANALYZE report_zones, user_days, active_user_reach, retention_reach, type_user_days,
+    type_reach, type_day_counts;
   RETURN id;
 END
 $fn$;
 
+-- Rebuilds every summary of every reporting zone from the stored events: the upgrade
+-- below, and a bulk load that wrote events directly (bench/stats.ts; a restore). Holds
+-- writes like add_report_zone() does. Ends with fresh planner statistics.
+CREATE FUNCTION rebuild_summaries()
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  zone smallint;
+BEGIN
+  LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+  TRUNCATE users, event_types, user_days, active_user_reach, retention_reach, type_user_days,
+    type_reach, type_day_counts RESTART IDENTITY;
+
+  INSERT INTO users (user_id, first_seen_at)
+  SELECT user_id, min(occurred_at) FROM events GROUP BY user_id ORDER BY user_id;
+
+  INSERT INTO event_types (event_type)
+  SELECT DISTINCT event_type FROM events ORDER BY 1;
+
+  FOR zone IN SELECT zone_id FROM report_zones ORDER BY zone_id LOOP
+    PERFORM backfill_report_zone(zone);
+  END LOOP;
+
+  ANALYZE report_zones, users, event_types, user_days, active_user_reach, retention_reach,
+    type_user_days, type_reach, type_day_counts;
+END
+$fn$;
+
 -- Upgrade: build the new summaries from the stored events.
-INSERT INTO users (user_id, first_seen_at)
-SELECT user_id, min(occurred_at) FROM events GROUP BY user_id ORDER BY user_id;
-
-INSERT INTO event_types (event_type)
-SELECT DISTINCT event_type FROM events ORDER BY 1;
-
-SELECT backfill_report_zone(0::smallint);
-
--- Fresh statistics, so the first queries after the upgrade are planned on real row counts
--- rather than on an empty table's defaults.
-ANALYZE users, event_types, user_days, active_user_reach, retention_reach, type_user_days,
-  type_reach, type_day_counts;
+SELECT rebuild_summaries();

@@ -104,4 +104,14 @@ describe('summary tables equal a recomputation from raw events', () => {
       { numRuns: 15 },
     );
   }, 240_000);
+
+  it('rebuild_summaries() builds the same state from the events alone (bulk loads, restores)', async () => {
+    await emptyTables(database.pool);
+    const events = fc.sample(arbEvent, { numRuns: 150, seed: 7 });
+    for (const batch of split(events, [17, 5, 30])) await writeEvents(database.db, batch);
+    const live = await summarySnapshot(database.pool);
+    await database.pool.query('SELECT rebuild_summaries()');
+    expect(await summarySnapshot(database.pool)).toEqual(live);
+    expect(live).toEqual(await expectedSummaries(database.pool));
+  });
 });
