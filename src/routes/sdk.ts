@@ -113,6 +113,20 @@ async function ingestSdkBatch(
   return { ...result, valid: valid.length };
 }
 
+/**
+ * Amplitude retries a refused batch (up to flushMaxRetries) unless the body names a
+ * `missing_field` (or its error starts "Invalid API key", which our error codes cannot):
+ * set it on the 4xx that retrying cannot fix. 413 and 429 keep Amplitude's own handling.
+ */
+function amplitudeDrop(
+  status: number,
+  body: { details?: { field: string }[] },
+): { missing_field?: string } {
+  if (status < 400 || status >= 500 || status === 413 || status === 429) return {};
+  if (status === 401 || status === 403) return { missing_field: 'api_key' };
+  return { missing_field: body.details?.[0]?.field ?? 'body' };
+}
+
 const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
   // RudderStack sends gzipped JSON as application/x-www-form-urlencoded (axios' default for
   // a Buffer), posthog-js as text/plain: on these routes both are read as JSON.
@@ -127,9 +141,12 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   };
 
   // Segment and RudderStack (one protocol).
+  // analytics.js (analytics-next) posts to the same paths shortened to their first letter.
   const segmentPaths = [
     ['/v1/batch', undefined],
+    ['/v1/b', undefined],
     ...SEGMENT_TYPES.map((type) => [`/v1/${type}`, type] as const),
+    ...SEGMENT_TYPES.map((type) => [`/v1/${type.charAt(0)}`, type] as const),
   ] as const;
   for (const [url, impliedType] of segmentPaths) {
     app.post(
@@ -221,9 +238,12 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
     scope.setErrorHandler((error: Error, request, reply) => {
       const { status, body } = toErrorResponse(error);
       if (status >= 500) request.log.error({ err: error }, `request failed: ${error.message}`);
-      return reply.status(status).send({ code: status, ...body });
+      return reply.status(status).send({ code: status, ...body, ...amplitudeDrop(status, body) });
     });
-    const withCode = Type.Intersect([Type.Object({ code: Type.Integer() }), ErrorResponse]);
+    const withCode = Type.Intersect([
+      Type.Object({ code: Type.Integer(), missing_field: Type.Optional(Type.String()) }),
+      ErrorResponse,
+    ]);
     const codedErrors = Object.fromEntries(Object.keys(errorResponses).map((s) => [s, withCode]));
     scope.post(
       '/2/httpapi',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidV5 } from 'uuid';
+import { LosslessNumber } from '../json-body.js';
 import { parseTimestamp } from '../timestamp.js';
 import {
   type AdapterContext,
@@ -14,8 +15,23 @@ import {
  * correction, `$lib`, and the per-message error plumbing.
  */
 
+/** A JSON object as the body parsers build them (not an array, not a LosslessNumber). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * A JSON number: a number, or (in a body holding numbers a double cannot keep) a
+ * LosslessNumber, whose exact text `text` returns.
+ */
+export function jsonNumber(value: unknown): { number: number; text: string } | undefined {
+  if (typeof value === 'number') return { number: value, text: String(value) };
+  if (value instanceof LosslessNumber) {
+    return { number: Number(value.toString()), text: value.toString() };
+  }
+  return undefined;
 }
 
 /** Something wrong with one message of a batch: that message is skipped, not the batch. */
@@ -64,7 +80,9 @@ export function optionalString(value: unknown): string | undefined {
  */
 export function idText(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  // A 64-bit numeric id keeps all its digits: rounding it to a double would merge users.
+  const number = jsonNumber(value);
+  if (number !== undefined && Number.isFinite(number.number)) return number.text;
   if (typeof value !== 'string') throw new MessageProblem(field, 'must be a string');
   return value.trim() === '' ? undefined : value;
 }
@@ -170,8 +188,9 @@ export function eventTimeFromEpochMs(
   sentAt: TimeField | undefined,
 ): string {
   if (timestamp === undefined) return new Date(ctx.receivedAtMs).toISOString();
-  const { field, value } = timestamp;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
+  const { field } = timestamp;
+  const value = jsonNumber(timestamp.value)?.number;
+  if (value === undefined || !Number.isFinite(value)) {
     throw new MessageProblem(field, 'must be a number of milliseconds since the epoch');
   }
   const micros = BigInt(Math.round(value * 1000));

@@ -6,6 +6,7 @@ import {
   eventTimeFromEpochMs,
   idText,
   isPlainObject,
+  jsonNumber,
   MessageProblem,
   mapMessages,
   optionalString,
@@ -94,16 +95,18 @@ function occurredAt(
   sentAt: TimeField | undefined,
 ): string {
   const timestamp = timeField(event, 'timestamp');
-  if (timestamp === undefined && event.offset !== undefined && event.offset !== null) {
-    const { offset } = event;
-    if (typeof offset !== 'number' || !Number.isFinite(offset)) {
-      throw new MessageProblem('offset', 'must be a number of milliseconds');
-    }
-    return eventTimeFromEpochMs(
-      ctx,
-      { field: 'offset', value: ctx.receivedAtMs - offset },
-      undefined,
-    );
+  const offset = timeField(event, 'offset');
+  if (timestamp === undefined && offset !== undefined) {
+    // received_at - offset, as an epoch-ms time with no send time to correct with.
+    return eventTimeFromEpochMs(ctx, offsetBefore(ctx.receivedAtMs, offset), undefined);
   }
   return eventTime(ctx, timestamp, sentAt);
+}
+
+function offsetBefore(receivedAtMs: number, offset: TimeField): TimeField {
+  const ms = jsonNumber(offset.value)?.number;
+  if (ms === undefined || !Number.isFinite(ms)) {
+    throw new MessageProblem('offset', 'must be a number of milliseconds');
+  }
+  return { field: 'offset', value: receivedAtMs - ms };
 }

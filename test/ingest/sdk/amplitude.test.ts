@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LosslessNumber } from '../../../src/ingest/json-body.js';
 import { mapAmplitude } from '../../../src/ingest/sdk/amplitude.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
@@ -109,6 +110,11 @@ describe('mapAmplitude field rules', () => {
       message: 'must be a number of milliseconds since the epoch',
     });
     expect(one(event({ time: 1e20 }))).toMatchObject({ ok: false, field: 'time' });
+    // A body holding a number a double cannot keep is parsed exactly: numbers may arrive
+    // as LosslessNumber.
+    expect(one(event({ time: new LosslessNumber('1704164645678') }))).toMatchObject({
+      event: { occurred_at: '2024-01-02T03:04:05.678000Z' },
+    });
   });
 
   it('takes user_id, else device_id, else refuses the event', () => {

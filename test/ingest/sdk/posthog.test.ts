@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LosslessNumber } from '../../../src/ingest/json-body.js';
 import { mapPosthog } from '../../../src/ingest/sdk/posthog.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
@@ -217,6 +218,9 @@ describe('mapPosthog field rules', () => {
       ok: false,
       field: 'timestamp',
     });
+    expect(
+      one(jsEvent({ timestamp: undefined, offset: new LosslessNumber('2500') })),
+    ).toMatchObject({ event: { occurred_at: '2024-01-02T03:04:57.500000Z' } });
     expect(one(jsEvent({ timestamp: undefined, offset: '5' }))).toMatchObject({
       ok: false,
       field: 'offset',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseJsonExactly, toJsonText } from '../../../src/ingest/json-body.js';
 import { mapSegment } from '../../../src/ingest/sdk/segment.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
@@ -250,6 +251,54 @@ describe('mapSegment single-message endpoints', () => {
   });
 });
 
+describe('mapSegment on analytics.js (analytics-next) shapes', () => {
+  // From analytics-next's segmentio plugin: standard mode posts each message alone (with
+  // its type, writeKey and sentAt) to /v1/<first letter of the type>; batching mode posts
+  // {writeKey, batch, sentAt} to /v1/b, the messages without their own sentAt.
+  const message = {
+    type: 'page',
+    messageId: 'ajs-next-1709632800000-2d7b4c8e-9f1a-0b2c-3d4e-5f60c0ffee00',
+    anonymousId: '7c2a4f9e-1b3d-4e5f-8a6b-9c0d1e2f3a4b',
+    userId: null,
+    name: 'Pricing',
+    properties: { path: '/pricing', url: 'https://example.com/pricing', title: 'Pricing' },
+    timestamp: '2024-03-05T10:00:00.000Z',
+    context: { library: { name: 'analytics.js', version: 'npm:next-1.70.0' }, locale: 'en' },
+    integrations: {},
+    writeKey: 'browser-key',
+    sentAt: '2024-03-05T10:00:00.500Z',
+  };
+  const expected = {
+    event_id: '7a1ea3a9-7a4c-5ee4-8a6b-d0faffd9ab95',
+    occurred_at: '2024-03-05T10:00:00.000000Z',
+    user_id: '7c2a4f9e-1b3d-4e5f-8a6b-9c0d1e2f3a4b',
+    event_type: '$pageview',
+    properties: {
+      path: '/pricing',
+      url: 'https://example.com/pricing',
+      title: 'Pricing',
+      name: 'Pricing',
+      $lib: 'analytics.js',
+      $lib_version: 'npm:next-1.70.0',
+    },
+  };
+  const ctx = at('2024-03-05T10:00:00.500Z');
+
+  it('maps a standard-mode message (the type from the path, the key from the message)', () => {
+    const batch = mapSegment(message, ctx, 'page');
+    expect(batch.bodyKey).toBe('browser-key');
+    expect(mappedEvents(batch)).toEqual([expected]);
+  });
+
+  it('maps a batching-mode envelope', () => {
+    const { sentAt: _, ...withoutSentAt } = message;
+    const body = { writeKey: 'browser-key', batch: [withoutSentAt], sentAt: message.sentAt };
+    const batch = mapSegment(body, ctx);
+    expect(batch.bodyKey).toBe('browser-key');
+    expect(mappedEvents(batch)).toEqual([expected]);
+  });
+});
+
 describe('mapSegment field rules', () => {
   const ctx = at('2024-01-02T03:10:00Z');
   const one = (message: unknown, envelope: Record<string, unknown> = {}) =>
@@ -422,5 +471,40 @@ describe('mapSegment malformed envelopes', () => {
       bodyKey: undefined,
       messages: [],
     });
+  });
+});
+
+describe('mapSegment on bodies parsed exactly (parseJsonExactly)', () => {
+  const ctx = at('2024-01-02T03:10:00Z');
+
+  it('keeps every digit of numeric ids a double cannot hold', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":9007199254740993,' +
+        '"messageId":12345678901234567890,"timestamp":"2024-01-02T03:04:05Z"}]}',
+    );
+    expect(mappedEvents(mapSegment(body, ctx))).toMatchObject([
+      { user_id: '9007199254740993', event_id: 'e1e81295-36f8-54bf-9ca5-4bdbd6687c67' },
+    ]);
+  });
+
+  it('passes properties through untouched: __proto__ keys and exact numbers stay data', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":"u","messageId":"m",' +
+        '"properties":{"__proto__":{"admin":true},"big":12345678901234567890,"n":1}}]}',
+    );
+    const [event] = mappedEvents(mapSegment(body, ctx));
+    const properties = event?.properties as Record<string, unknown>;
+    expect(Object.getPrototypeOf(properties)).toBe(Object.prototype);
+    expect(Object.keys(properties)).toEqual(['__proto__', 'big', 'n']);
+    expect(toJsonText(properties)).toBe(
+      '{"__proto__":{"admin":true},"big":12345678901234567890,"n":1}',
+    );
+  });
+
+  it('refuses properties that are a number, even an exact one', () => {
+    const body = parseJsonExactly(
+      '{"batch":[{"type":"track","event":"E","userId":"u","properties":12345678901234567890}]}',
+    );
+    expect(mapSegment(body, ctx).messages[0]).toMatchObject({ ok: false, field: 'properties' });
   });
 });
