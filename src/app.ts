@@ -14,6 +14,7 @@ import clientErrors, {
   httpServerOptions,
 } from './plugins/client-errors.js';
 import cors from './plugins/cors.js';
+import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import errors from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
@@ -23,6 +24,7 @@ import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
+import liveRoutes from './routes/live.js';
 import sdkRoutes from './routes/sdk.js';
 import statsRoutes from './routes/stats.js';
 
@@ -111,5 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);
+  await app.register(liveRoutes);
+  await app.register(dashboard);
   return app;
 }

@@ -167,6 +167,7 @@ describe('GET /docs', () => {
         '/metrics',
         '/stats/active-users',
         '/stats/dau',
+        '/stats/live',
         '/stats/overview',
         '/stats/retention',
         '/stats/retention-matrix',

@@ -1,0 +1,298 @@
+import './styles.css';
+import { ActiveUsersChart } from './active-users-chart.js';
+import { ApiError, forgetReadKey, getJson, readKey, saveReadKey } from './api.js';
+import {
+  addDays,
+  browserTimeZone,
+  daysBetween,
+  lastDays,
+  MAX_RANGE_DAYS,
+  timeZones,
+  todayIn,
+} from './dates.js';
+import { byId, setPanelError } from './dom.js';
+import { formatCount, formatRate } from './format.js';
+import { KeyDialog } from './key-dialog.js';
+import { renderRetention } from './retention-heatmap.js';
+import { renderTopEvents } from './top-events.js';
+import type { ActiveUsersDay, Live, Overview, Period, RetentionMatrix, TopEvent } from './types.js';
+
+const RETENTION_WINDOWS = 7;
+const TOP_EVENTS_LIMIT = 10;
+
+/** `?refresh=<seconds>` overrides the 10 s default (tests use 1 s). */
+function refreshMs(): number {
+  const asked = Number(new URLSearchParams(location.search).get('refresh'));
+  return Number.isFinite(asked) && asked >= 0.5 ? asked * 1000 : 10_000;
+}
+
+interface View {
+  from: string;
+  to: string;
+  tz: string;
+  period: Period;
+}
+
+const controls = {
+  range: byId<HTMLSelectElement>('range'),
+  custom: byId('custom-range'),
+  from: byId<HTMLInputElement>('from'),
+  to: byId<HTMLInputElement>('to'),
+  tz: byId<HTMLSelectElement>('tz'),
+};
+const main = byId('main');
+const status = byId('status');
+const banner = byId('banner');
+const panels = {
+  active: byId('active-panel'),
+  top: byId('top-panel'),
+  retention: byId('retention-panel'),
+};
+const chart = new ActiveUsersChart(
+  byId('active-chart'),
+  byId<HTMLTableElement>('active-table').tBodies[0] as HTMLTableSectionElement,
+);
+const keyDialog = new KeyDialog();
+const interval = refreshMs();
+
+function period(): Period {
+  const checked = document.querySelector<HTMLInputElement>('input[name="period"]:checked');
+  return checked?.value === 'week' ? 'week' : 'day';
+}
+
+/** The view the controls describe, or a sentence saying what is wrong with them. */
+function currentView(): View | string {
+  const tz = controls.tz.value;
+  if (controls.range.value !== 'custom') {
+    return { ...lastDays(Number(controls.range.value), tz), tz, period: period() };
+  }
+  const { value: from } = controls.from;
+  const { value: to } = controls.to;
+  if (!from || !to) return 'Choose both dates of the custom range.';
+  if (from > to) return 'The custom range starts after it ends.';
+  if (daysBetween(from, to) > MAX_RANGE_DAYS)
+    return `A range can span at most ${MAX_RANGE_DAYS} days.`;
+  return { from, to, tz, period: period() };
+}
+
+function showBanner(message: string | null, offerKey = false): void {
+  banner.hidden = message === null;
+  byId('banner-text').textContent = message ?? '';
+  byId('banner-key').hidden = !offerKey;
+}
+
+function setText(id: string, text: string): void {
+  byId(id).textContent = text;
+}
+
+/**
+ * Fetches everything the view needs; each panel shows its own answer or its own error.
+ * Answers for a view the user has already left (`isCurrent` false) are dropped.
+ */
+async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale' | 401 | 403> {
+  const range = { from: view.from, to: view.to, tz: view.tz };
+  const [overview, live, active, top, retention] = await Promise.allSettled([
+    getJson<Overview>('/stats/overview', { tz: view.tz }),
+    getJson<Live>('/stats/live'),
+    getJson<ActiveUsersDay[]>('/stats/active-users', range),
+    getJson<TopEvent[]>('/stats/top-events', { ...range, limit: TOP_EVENTS_LIMIT }),
+    getJson<RetentionMatrix>('/stats/retention-matrix', {
+      ...range,
+      windows: RETENTION_WINDOWS,
+      period: view.period,
+    }),
+  ]);
+  if (!isCurrent()) return 'stale';
+  const failures = [overview, live, active, top, retention].flatMap((r) =>
+    r.status === 'rejected'
+      ? [r.reason instanceof ApiError ? r.reason : new ApiError(0, 'error', String(r.reason))]
+      : [],
+  );
+  // 401: no key or an unknown one; 403: a key without the read scope.
+  const denied = failures.find((f) => f.status === 401 || f.status === 403);
+  if (denied) return denied.status === 403 ? 403 : 401;
+  const unavailable = failures.find((f) => f.status === 503 || f.status === 0);
+  showBanner(
+    unavailable
+      ? `${unavailable.status === 503 ? 'The database is unavailable' : 'The server cannot be reached'}; retrying every ${interval / 1000} s.`
+      : null,
+  );
+
+  // An outage is told once, by the banner; the panels keep their last numbers meanwhile.
+  const problem = (r: PromiseRejectedResult) => {
+    const error = r.reason instanceof ApiError ? r.reason : null;
+    if (error && (error.status === 503 || error.status === 0)) return null;
+    return `Could not load: ${error?.message ?? String(r.reason)}`;
+  };
+
+  if (overview.status === 'fulfilled') {
+    setText('events-today', formatCount(overview.value.events_today));
+    setText('active-today', formatCount(overview.value.active_users_today));
+  }
+  if (live.status === 'fulfilled') {
+    setText('events-per-second', formatRate(live.value.events_per_second));
+    setText('events-last-minute', formatCount(live.value.events_last_minute));
+  }
+  if (active.status === 'fulfilled') chart.render(active.value);
+  setPanelError(panels.active, active.status === 'rejected' ? problem(active) : null);
+  if (top.status === 'fulfilled') {
+    renderTopEvents(
+      byId<HTMLTableElement>('top-table').tBodies[0] as HTMLTableSectionElement,
+      top.value,
+    );
+    byId('top-empty').hidden = top.value.length > 0;
+  }
+  setPanelError(panels.top, top.status === 'rejected' ? problem(top) : null);
+  if (retention.status === 'fulfilled') {
+    const table = byId<HTMLTableElement>('retention-table');
+    renderRetention(
+      table.tHead as HTMLTableSectionElement,
+      table.tBodies[0] as HTMLTableSectionElement,
+      retention.value,
+      RETENTION_WINDOWS,
+    );
+  }
+  setPanelError(panels.retention, retention.status === 'rejected' ? problem(retention) : null);
+
+  if (top.status === 'fulfilled') await showEmptyState(top.value.length === 0, view.tz, isCurrent);
+  return 'ok';
+}
+
+/**
+ * A database with no events at all gets the "send your first event" card instead of empty
+ * charts; a range that merely has no events keeps the charts (with zeros).
+ */
+async function showEmptyState(
+  rangeEmpty: boolean,
+  tz: string,
+  isCurrent: () => boolean,
+): Promise<void> {
+  let fresh = false;
+  if (rangeEmpty) {
+    const today = todayIn(tz);
+    // The widest range the API allows, up to tomorrow (events may be up to 24 h ahead).
+    const anyEvent = await getJson<TopEvent[]>('/stats/top-events', {
+      from: addDays(today, -(MAX_RANGE_DAYS - 2)),
+      to: addDays(today, 1),
+      tz,
+      limit: 1,
+    }).catch(() => [{}]);
+    fresh = anyEvent.length === 0;
+    if (!isCurrent()) return;
+  }
+  byId('empty').hidden = !fresh;
+  byId('panels').hidden = fresh;
+  byId('headline').hidden = fresh;
+}
+
+let generation = 0;
+let timer: number | undefined;
+let askedForKey = false;
+
+/** Loads the current view now and schedules the next refresh; a newer call wins. */
+async function refresh(): Promise<void> {
+  clearTimeout(timer);
+  const mine = ++generation;
+  const view = currentView();
+  if (typeof view === 'string') {
+    status.textContent = view;
+    return;
+  }
+  status.textContent = 'Updating…';
+  main.setAttribute('aria-busy', 'true');
+  const outcome = await load(view, () => mine === generation);
+  if (outcome === 'stale' || mine !== generation) return;
+  main.setAttribute('aria-busy', 'false');
+  document.body.classList.remove('loading');
+  if (outcome !== 'ok') {
+    status.textContent = 'A read key is needed.';
+    const sent = readKey() !== null;
+    forgetReadKey();
+    // Ask once: after a cancel the banner offers the dialog again, the timer does not.
+    if (askedForKey && !sent) {
+      showBanner('This server needs a read key to show its numbers.', true);
+      return;
+    }
+    askedForKey = true;
+    const refused =
+      outcome === 403
+        ? 'That key cannot read the numbers (it needs the read scope). Try another one.'
+        : sent
+          ? 'That key was refused. Try another one.'
+          : null;
+    const key = await keyDialog.ask(refused);
+    if (key === null) {
+      showBanner('This server needs a read key to show its numbers.', true);
+      return;
+    }
+    saveReadKey(key);
+    void refresh();
+    return;
+  }
+  const updated = byId<HTMLTimeElement>('updated');
+  const now = new Date();
+  updated.dateTime = now.toISOString();
+  updated.textContent = now.toLocaleTimeString('en-GB');
+  status.textContent = `${view.from} to ${view.to}, ${view.tz}`;
+  if (document.visibilityState === 'visible') {
+    timer = window.setTimeout(() => void refresh(), interval);
+  }
+}
+
+function setUpControls(): void {
+  const own = browserTimeZone();
+  controls.tz.replaceChildren(
+    ...timeZones(own).map(
+      (zone) => new Option(zone.replaceAll('_', ' '), zone, false, zone === own),
+    ),
+  );
+  controls.tz.value = own;
+  setText('refresh-seconds', formatRate(interval / 1000));
+  setText(
+    'curl',
+    `curl -X POST ${location.origin}/events -H 'content-type: application/json' \\\n` +
+      `  -d '[{"event_id":"${uuid()}","occurred_at":"${new Date().toISOString()}","user_id":"user-1","event_type":"signup"}]'`,
+  );
+
+  controls.range.addEventListener('change', () => {
+    const custom = controls.range.value === 'custom';
+    controls.custom.hidden = !custom;
+    if (custom && !controls.from.value) {
+      const { from, to } = lastDays(30, controls.tz.value);
+      controls.from.value = from;
+      controls.to.value = to;
+    }
+    void refresh();
+  });
+  for (const input of [controls.from, controls.to, controls.tz]) {
+    input.addEventListener('change', () => void refresh());
+  }
+  for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="period"]')) {
+    radio.addEventListener('change', () => void refresh());
+  }
+  byId('controls').addEventListener('submit', (event) => event.preventDefault());
+  byId('banner-key').addEventListener('click', () => {
+    askedForKey = false;
+    void refresh();
+  });
+  byId('copy-curl').addEventListener('click', () => {
+    void navigator.clipboard?.writeText(byId('curl').textContent ?? '');
+  });
+  // A hidden tab does not poll; it catches up when shown again.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void refresh();
+    else clearTimeout(timer);
+  });
+}
+
+/** A v4 UUID for the curl example (crypto.randomUUID needs a secure context; this does not). */
+function uuid(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+setUpControls();
+void refresh();
