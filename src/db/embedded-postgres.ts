@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { cp, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -130,18 +130,30 @@ async function reachableCopy(
     await mkdir(path.dirname(target.binaries), { recursive: true, mode: 0o755 });
     await cp(installed.main, target.main, { recursive: true });
     await cp(installed.binaries, target.binaries, { recursive: true, verbatimSymlinks: true });
-    for (const dependency of ['pg', 'async-exit-hook']) {
-      await symlink(
-        realpathSync(path.join(installed.nodeModules, dependency)),
-        path.join(target.modules, dependency),
-      );
-    }
     await mkdir(path.join(staging, 'complete'));
     // Another process may have finished the same copy first: either copy is fine.
     await rename(staging, root).catch(() => rm(staging, { recursive: true, force: true }));
     log(`copied the embedded PostgreSQL binaries to ${root}, where user postgres can run them`);
   }
   const copy = layout(root);
+  // The copy's JavaScript dependencies are links to this checkout's (root reads them): made
+  // at every start, since the checkout that made the copy may be gone or elsewhere.
+  for (const dependency of ['pg', 'async-exit-hook']) {
+    const link = path.join(copy.modules, dependency);
+    const wanted = realpathSync(path.join(installed.nodeModules, dependency));
+    let current: string | undefined;
+    try {
+      current = readlinkSync(link);
+    } catch {
+      current = undefined;
+    }
+    if (current === wanted) continue;
+    await rm(link, { recursive: true, force: true });
+    // Another process starting at the same moment may have made it already.
+    await symlink(wanted, link).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
   return {
     module: pathToFileURL(path.join(copy.main, 'dist', 'index.js')).href,
     binary: binaryIn(copy.binaries),
