@@ -18,7 +18,19 @@ export interface CsvRow {
   raw: string;
 }
 
+/** The file or its header cannot be used: nothing was imported. */
 export class CsvHeaderError extends Error {}
+
+/** The file stops being valid CSV (or readable) part-way through. */
+export class CsvFormatError extends Error {}
+
+function formatError(path: string, error: unknown): CsvFormatError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('CSV_'))
+    return new CsvFormatError(`${path} is not valid CSV: ${message}`);
+  return new CsvFormatError(`cannot read ${path}: ${message}`);
+}
 
 export interface CsvSource {
   /** Columns of the header that are not used (reported as a warning). */
@@ -61,7 +73,9 @@ export async function openCsv(path: string): Promise<CsvSource> {
     info: { lines: number };
   }>;
 
-  const first = await records.next();
+  const next = () =>
+    records.next().catch((error: unknown) => Promise.reject(formatError(path, error)));
+  const first = await next();
   if (first.done)
     throw new CsvHeaderError(
       `${path} is empty: expected a header row with ${REQUIRED_COLUMNS.join(',')}`,
@@ -81,9 +95,9 @@ export async function openCsv(path: string): Promise<CsvSource> {
 
   async function* rows(): AsyncGenerator<CsvRow> {
     for (;;) {
-      const next = await records.next();
-      if (next.done) return;
-      const { record, raw, info } = next.value;
+      const result = await next();
+      if (result.done) return;
+      const { record, raw, info } = result.value;
       const text = raw.replace(/\r?\n$/, '');
       const cells =
         propertiesLast && record.length > header.length

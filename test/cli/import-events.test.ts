@@ -359,7 +359,7 @@ describe('npm run import', () => {
     const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
       env: { ...process.env, DATABASE_URL: database.url },
     });
-    expect(stdout).toMatch(/\[#+\.*\] 100\.0% 3000 rows \d+ rows\/s/);
+    expect(stdout).toMatch(/\[#+\.*\] 100% 3000 rows \d+ rows\/s/);
     const plain = await runImport([csv, '--dry-run']);
     expect(plain.stderr).not.toContain('rows/s');
   });
