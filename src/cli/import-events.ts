@@ -231,6 +231,11 @@ function describeStartFailure(error: unknown): string {
   return `database error: ${message} (nothing was imported)`;
 }
 
+// Log lines piped into a reader that quits early (`| head`) must not stop the import.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 Promise.resolve()
   .then(() => run(parseImportArgs(process.argv.slice(2))))
   .then((code) => process.exit(code))

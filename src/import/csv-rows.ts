@@ -103,9 +103,13 @@ export async function openCsv(path: string): Promise<CsvSource> {
         propertiesLast && record.length > header.length
           ? [...record.slice(0, header.length - 1), record.slice(header.length - 1).join(',')]
           : record;
-      const fields = Object.fromEntries(
-        REQUIRED_COLUMNS.map((c) => [c, cells[index[c]] ?? '']),
-      ) as Record<Column, string>;
+      const fields: Record<Column, string> = {
+        event_id: cells[index.event_id] ?? '',
+        occurred_at: cells[index.occurred_at] ?? '',
+        user_id: cells[index.user_id] ?? '',
+        event_type: cells[index.event_type] ?? '',
+        properties_json: cells[index.properties_json] ?? '',
+      };
       yield { line: info.lines - countNewlines(text), fields, raw: text };
     }
   }
