@@ -7,6 +7,7 @@ export const MAX_PROPERTIES_DEPTH = 64;
 // point and 16383 after it; a number beyond either fails the whole batch's transaction.
 const MAX_INTEGER_DIGITS = 131_072;
 const MAX_FRACTION_DIGITS = 16_383;
+const MAX_EXPONENT = 2 ** 30 - 1; // PostgreSQL refuses exponents from INT_MAX / 2 on
 
 export type PropertiesCheck = { ok: true; json: string } | { ok: false; message: string };
 
@@ -18,15 +19,23 @@ const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+)
 const MAYBE_OUT_OF_RANGE = /[eE][+-]?\d{4}|\d{15000}/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** The first number PostgreSQL's numeric cannot hold, if any. */
+/** The first number PostgreSQL's numeric cannot hold, if any (its limits, numeric.c). */
 function numberOutOfRange(json: string): string | undefined {
   for (const match of json.matchAll(STRING_OR_NUMBER)) {
     const [token, integer, fraction = '', exponentText = '0'] = match;
     if (integer === undefined) continue; // a string
     const exponent = Number(exponentText);
-    const integerDigits = integer.replace(/^0+(?=\d)/, '').length + exponent;
+    const firstSignificant = (integer + fraction).search(/[1-9]/);
+    // Digits before the point: the power of ten of the first significant digit, plus one
+    // (none for zero, whatever its exponent).
+    const integerDigits =
+      firstSignificant === -1 ? 0 : integer.length - firstSignificant + exponent;
     const fractionDigits = fraction.length - exponent;
-    if (integerDigits > MAX_INTEGER_DIGITS || fractionDigits > MAX_FRACTION_DIGITS) {
+    if (
+      Math.abs(exponent) >= MAX_EXPONENT ||
+      integerDigits > MAX_INTEGER_DIGITS ||
+      fractionDigits > MAX_FRACTION_DIGITS
+    ) {
       return token.length > 40 ? `${token.slice(0, 37)}...` : token;
     }
   }
