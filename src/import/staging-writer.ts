@@ -39,9 +39,10 @@ export class StagingWriter {
     const writer = new StagingWriter(client);
     try {
       // A temporary table is never WAL-logged, and ON COMMIT DELETE ROWS empties it
-      // without a DELETE after each batch.
+      // without a DELETE after each batch (and after a rollback), so a pooled connection
+      // that had it from an earlier import can reuse it.
       await client.query(`
-        CREATE TEMP TABLE import_staging (
+        CREATE TEMP TABLE IF NOT EXISTS import_staging (
           event_id    uuid,
           occurred_at timestamptz,
           user_id     text,
