@@ -8,6 +8,10 @@
  *
  *   npm run bench:import -- [--sizes 50000,1000000 | --rows 10000000] [--runs 3]
  *                           [--reimport yes|no] [--batch-size N] [--in-flight N]
+ *                           [--compare-cli OTHER/dist/cli/import-events.js]
+ *
+ * --compare-cli also runs another build of the importer (say, the previous commit's) in
+ * each run, for a before/after under the same load.
  *
  * Defaults: 3 runs and a re-import below 5M rows; 1 run and no re-import from 5M on (10M
  * rows then take about 15 minutes here).
@@ -30,6 +34,9 @@ const cliFlags = ['batch-size', 'in-flight'].flatMap((name) =>
   process.argv.includes(`--${name}`) ? [`--${name}`, flag(name, '')] : [],
 );
 
+const compareCli = process.argv.includes('--compare-cli') ? flag('compare-cli', '') : undefined;
+const CLI = 'dist/cli/import-events.js';
+
 execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 const server = await benchServer();
 
@@ -39,11 +46,11 @@ interface ImportRun {
   accepted: number;
 }
 
-function importOnce(file: string, url: string, extra: string[] = []): ImportRun {
+function importOnce(file: string, url: string, extra: string[] = [], cli = CLI): ImportRun {
   const started = performance.now();
   const result = spawnSync(
     process.execPath,
-    ['dist/cli/import-events.js', file, ...cliFlags, ...extra],
+    [cli, file, ...(cli === CLI ? cliFlags : []), ...extra],
     {
       env: { ...process.env, DATABASE_URL: url },
       encoding: 'utf8',
@@ -126,7 +133,17 @@ for (const size of sizes) {
   const dry: number[] = [];
   const inFunction: number[] = [];
   const rss: number[] = [];
+  const other: number[] = [];
   for (let run = 0; run < runs; run++) {
+    if (compareCli) {
+      const otherUrl = await freshDatabase(server.adminUrl, 'events_bench_import');
+      const o = importOnce(file, otherUrl, [], compareCli);
+      if (o.accepted !== size) throw new Error(`${compareCli} imported ${o.accepted} of ${size}`);
+      other.push(o.seconds);
+      process.stderr.write(
+        `${size} rows, run ${run + 1}/${runs}: ${compareCli} ${o.seconds.toFixed(2)} s\n`,
+      );
+    }
     const url = await freshDatabase(server.adminUrl, 'events_bench_import');
     await trackFunctions(url, 'events_bench_import');
     const a = importOnce(file, url);
@@ -156,6 +173,16 @@ for (const size of sizes) {
     (median(copy) / median(first)).toFixed(2),
     Math.max(...rss),
   ]);
+  if (compareCli)
+    throughputRows.push([
+      `${size} (${compareCli})`,
+      runs,
+      fmt(median(other), size),
+      'not run',
+      fmt(median(copy), size),
+      (median(copy) / median(other)).toFixed(2),
+      '',
+    ]);
   profileRows.push([
     size,
     `${median(first).toFixed(2)} s`,

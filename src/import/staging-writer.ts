@@ -16,6 +16,17 @@ function copyText(value: string): string {
     : value;
 }
 
+/** The COPY text of the first occurrence of each event_id. */
+function copyRows(events: ValidEvent[]): { text: string; unique: number; total: number } {
+  const unique = firstOccurrences(events);
+  let text = '';
+  for (const e of unique) {
+    // event_id and occurred_at are canonical (hex digits, ISO digits): nothing to escape.
+    text += `${e.event_id}\t${e.occurred_at}\t${copyText(e.user_id)}\t${copyText(e.event_type)}\t${copyText(e.properties)}\n`;
+  }
+  return { text, unique: unique.length, total: events.length };
+}
+
 /**
  * Writes import batches on a connection of its own: COPY into a session-local staging
  * table, then the same ingest_events() as POST /events (dedup insert + exact summaries), in
@@ -59,12 +70,9 @@ export class StagingWriter {
   async write(events: ValidEvent[]): Promise<WriteResult> {
     if (this.failure) throw this.failure;
     if (events.length === 0) return { accepted: 0, skipped: 0 };
-    const unique = firstOccurrences(events);
-    let text = '';
-    for (const e of unique) {
-      // event_id and occurred_at are canonical (hex digits, ISO digits): nothing to escape.
-      text += `${e.event_id}\t${e.occurred_at}\t${copyText(e.user_id)}\t${copyText(e.event_type)}\t${copyText(e.properties)}\n`;
-    }
+    // Only the COPY text and two counts outlive this line: the batch's event objects can
+    // be collected while the database works (a smaller heap with batches in flight).
+    const { text, unique, total } = copyRows(events);
     try {
       await this.client.query('BEGIN');
       await new Promise<void>((resolve, reject) => {
@@ -82,8 +90,8 @@ export class StagingWriter {
         )) AS existing
         FROM import_staging`);
       await this.client.query('COMMIT');
-      const accepted = unique.length - (rows[0]?.existing ?? 0);
-      return { accepted, skipped: events.length - accepted };
+      const accepted = unique - (rows[0]?.existing ?? 0);
+      return { accepted, skipped: total - accepted };
     } catch (error) {
       // The connection's own error is the clearer one ("terminated unexpectedly" rather
       // than "not queryable").
