@@ -125,12 +125,13 @@ function describeFailure(error: unknown, totals: ImportTotals): string {
   const message = error instanceof Error ? error.message : String(error);
   const committed =
     totals.read > 0
-      ? `the batches logged as done are committed, ${totals.accepted} new rows; re-run the same file to import the rest`
-      : 'no batch was committed; re-run the same file';
-  if (error instanceof CsvFormatError) return `${message} (${committed})`;
-  if (isDatabaseUnavailable(error))
-    return `lost the database connection: ${message} (${committed})`;
-  return `database error: ${message} (${committed})`;
+      ? `the batches logged as done are committed, ${totals.accepted} new rows`
+      : 'no batch was committed';
+  if (error instanceof CsvFormatError)
+    return `${message} (${committed}; fix the file, then re-run it to import the rest)`;
+  const rerun = `${committed}; re-run the same file to import the rest`;
+  if (isDatabaseUnavailable(error)) return `lost the database connection: ${message} (${rerun})`;
+  return `database error: ${message} (${rerun})`;
 }
 
 async function run(args: ImportArgs): Promise<number> {

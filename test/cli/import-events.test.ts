@@ -261,7 +261,7 @@ describe('npm run import', () => {
     expect(await stored()).toEqual([]);
   });
 
-  it('exits non-zero with one clear message and writes nothing for a missing file, a missing column, a bad option or no database', async () => {
+  it('exits non-zero with one clear message and writes nothing for a missing file, a missing column, a bad option, a broken CSV or no database', async () => {
     const missingFile = await runImport([path.join(dir, 'nope.csv')]);
     expect(missingFile.code).toBe(2);
     expect(missingFile.stderr.trim()).toMatch(
@@ -279,6 +279,16 @@ describe('npm run import', () => {
     const badSize = await runImport([noColumn, '--batch-size', '0']);
     expect(badSize.code).toBe(2);
     expect(badSize.stderr).toContain('--batch-size must be a positive integer');
+
+    const broken = file(
+      'broken.csv',
+      `${HEADER}\n${id(42)},2025-10-19T10:00:00Z,u,a,\n${id(43)},2025-10-19T10:00:00Z,"u,a,\n`,
+    );
+    const notCsv = await runImport([broken]);
+    expect(notCsv.code).toBe(1);
+    expect(notCsv.stderr).toMatch(
+      /^import failed: \S+broken\.csv is not valid CSV: Quote Not Closed.*\(no batch was committed; fix the file, then re-run it to import the rest\)\n$/,
+    );
 
     const csv = file('ok.csv', `${HEADER}\n${id(41)},2025-10-19T10:00:00Z,u,a,\n`);
     const noDb = await runImport([csv], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
