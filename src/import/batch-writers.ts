@@ -47,18 +47,17 @@ export class BatchWriters {
   }
 
   /**
-   * Starts writing a batch once a connection is free and no batch in flight shares an id
-   * with it; resolves when it has started. `committed` runs when its transaction commits.
+   * Starts writing a batch once no batch in flight shares an id with it and a connection
+   * is free; resolves when it has started (callers start one batch at a time, so only
+   * batches already in flight can hold its ids). `committed` runs when it commits.
    */
   async start(events: ValidEvent[], committed: (result: WriteResult) => void): Promise<void> {
     const ids = new Set(events.map((e) => e.event_id));
-    for (;;) {
-      if (this.failure) return;
-      const sharing = [...this.running].find((r) => sharesAnId(r.ids, ids));
-      if (sharing) await sharing.done;
-      else if (this.free.length === 0) await Promise.race([...this.running].map((r) => r.done));
-      else break;
+    await Promise.all([...this.running].filter((r) => sharesAnId(r.ids, ids)).map((r) => r.done));
+    while (this.free.length === 0 && !this.failure) {
+      await Promise.race([...this.running].map((r) => r.done));
     }
+    if (this.failure) return;
     const writer = this.free.pop() as StagingWriter;
     const entry: Running = {
       ids,
