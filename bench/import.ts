@@ -13,8 +13,10 @@
  * --compare-cli also runs another build of the importer (say, the previous commit's) in
  * each run, for a before/after under the same load.
  *
- * Defaults: 3 runs and a re-import below 5M rows; 1 run and no re-import from 5M on (10M
- * rows then take about 15 minutes here).
+ * [--profile yes|no]: the dry run beside each import.
+ *
+ * Defaults: 3 runs, a re-import and the dry run below 5M rows; from 5M on 1 run and
+ * neither (10M rows then take about 15 minutes on an idle 2-core machine).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
@@ -30,6 +32,7 @@ const sizes = (process.argv.includes('--rows') ? flag('rows', '') : flag('sizes'
 const large = (size: number) => size >= 5_000_000;
 const runsFor = (size: number) => Number(flag('runs', large(size) ? '1' : '3'));
 const reimportFor = (size: number) => flag('reimport', large(size) ? 'no' : 'yes') === 'yes';
+const profileFor = (size: number) => flag('profile', large(size) ? 'no' : 'yes') === 'yes';
 const cliFlags = ['batch-size', 'in-flight'].flatMap((name) =>
   process.argv.includes(`--${name}`) ? [`--${name}`, flag(name, '')] : [],
 );
@@ -152,16 +155,16 @@ for (const size of sizes) {
     const b = reimportFor(size) ? importOnce(file, url) : undefined;
     const baseUrl = await freshDatabase(server.adminUrl, 'events_bench_copy', false);
     const c = await plainCopy(file, baseUrl);
-    const d = importOnce(file, url, ['--dry-run']);
+    const d = profileFor(size) ? importOnce(file, url, ['--dry-run']) : undefined;
     first.push(a.seconds);
     if (b) again.push(b.seconds);
     copy.push(c);
-    dry.push(d.seconds);
+    if (d) dry.push(d.seconds);
     if (fnSeconds !== undefined) inFunction.push(fnSeconds);
     rss.push(a.peakRssMb, ...(b ? [b.peakRssMb] : []));
     process.stderr.write(
       `${size} rows, run ${run + 1}/${runs}: import ${a.seconds.toFixed(2)} s (in ingest_events ${fnSeconds?.toFixed(2) ?? '?'} s), ` +
-        `re-import ${b ? `${b.seconds.toFixed(2)} s` : 'skipped'}, plain COPY ${c.toFixed(2)} s, dry run ${d.seconds.toFixed(2)} s, peak RSS ${a.peakRssMb} MB\n`,
+        `re-import ${b ? `${b.seconds.toFixed(2)} s` : 'skipped'}, plain COPY ${c.toFixed(2)} s, dry run ${d ? `${d.seconds.toFixed(2)} s` : 'skipped'}, peak RSS ${a.peakRssMb} MB\n`,
     );
   }
   throughputRows.push([
@@ -186,7 +189,9 @@ for (const size of sizes) {
   profileRows.push([
     size,
     `${median(first).toFixed(2)} s`,
-    `${median(dry).toFixed(2)} s (${Math.round((100 * median(dry)) / median(first))}%)`,
+    dry.length > 0
+      ? `${median(dry).toFixed(2)} s (${Math.round((100 * median(dry)) / median(first))}%)`
+      : 'not run',
     inFunction.length > 0
       ? `${median(inFunction).toFixed(2)} s (${Math.round((100 * median(inFunction)) / median(first))}%)`
       : 'not tracked',
