@@ -9,8 +9,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import pg from 'pg';
 import { pino } from 'pino';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { isDatabaseUnavailable } from '../errors.js';
@@ -131,7 +132,8 @@ function describeFailure(error: unknown, totals: ImportTotals): string {
     return `${message} (${committed}; fix the file, then re-run it to import the rest)`;
   const rerun = `${committed}; re-run the same file to import the rest`;
   if (isDatabaseUnavailable(error)) return `lost the database connection: ${message} (${rerun})`;
-  return `database error: ${message} (${rerun})`;
+  if (error instanceof pg.DatabaseError) return `database error: ${message} (${rerun})`;
+  return `unexpected error: ${error instanceof Error ? error.stack : message} (${rerun})`;
 }
 
 async function run(args: ImportArgs): Promise<number> {
@@ -225,10 +227,16 @@ async function run(args: ImportArgs): Promise<number> {
 
 /** Failures before any row is read: usage, the file, the header, the database at start. */
 function describeStartFailure(error: unknown): string {
-  if (error instanceof UsageError || error instanceof CsvHeaderError) return error.message;
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof CsvFormatError) return message;
+  if (
+    error instanceof UsageError ||
+    error instanceof CsvHeaderError ||
+    error instanceof CsvFormatError ||
+    error instanceof ConfigError
+  )
+    return message;
   if (isDatabaseUnavailable(error)) return `cannot reach the database: ${message}`;
+  // What else fails before the first row is opening, starting or migrating the database.
   return `database error: ${message} (nothing was imported)`;
 }
 
@@ -242,5 +250,9 @@ Promise.resolve()
   .then((code) => process.exit(code))
   .catch((error: unknown) => {
     process.stderr.write(`import failed: ${describeStartFailure(error)}\n`);
-    process.exit(error instanceof UsageError || error instanceof CsvHeaderError ? 2 : 1);
+    const usage =
+      error instanceof UsageError ||
+      error instanceof CsvHeaderError ||
+      error instanceof ConfigError;
+    process.exit(usage ? 2 : 1);
   });
