@@ -7,7 +7,8 @@ export const MAX_PROPERTIES_DEPTH = 64;
 // point and 16383 after it; a number beyond either fails the whole batch's transaction.
 const MAX_INTEGER_DIGITS = 131_072;
 const MAX_FRACTION_DIGITS = 16_383;
-const MAX_EXPONENT = 2 ** 30 - 1; // PostgreSQL refuses exponents from INT_MAX / 2 on
+// PostgreSQL 15 refuses exponents from INT_MAX / 2 on, even for zero (16 accepts zero).
+const MAX_EXPONENT = 2 ** 30 - 1;
 
 export type PropertiesCheck = { ok: true; json: string } | { ok: false; message: string };
 

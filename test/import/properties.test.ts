@@ -85,7 +85,10 @@ describe('checkProperties', () => {
           expect(accepted).toBe(true);
         } else {
           expect(result.message).toMatch(/^has the number .+, beyond what PostgreSQL can store/);
-          expect(accepted).toBe(false);
+          // Refusing more than PostgreSQL is allowed only for a zero with an exponent from
+          // 2^30 on, which some versions accept (PostgreSQL 16) and others refuse (15).
+          const zero = /^-?[0.]+[eE]/.test(token);
+          if (!zero) expect(accepted).toBe(false);
         }
       }),
       { numRuns: 300 },
