@@ -75,6 +75,10 @@ function parseImportArgs(argv: string[]): ImportArgs {
   };
 }
 
+// While the progress bar is drawn on a terminal that stdout shares, a log line first
+// clears the bar's line (the bar redraws below it).
+let beforeLogLine = '';
+
 /** One `key=value` line per event on stdout, as the original importer logged. */
 function log(
   level: 'info' | 'warn',
@@ -82,12 +86,15 @@ function log(
   fields: Record<string, string | number> = {},
 ): void {
   const pairs = Object.entries(fields).map(([k, v]) => `${k}=${v}`);
-  process.stdout.write(`${new Date().toISOString()} [${level}] ${[event, ...pairs].join(' ')}\n`);
+  process.stdout.write(
+    `${beforeLogLine}${new Date().toISOString()} [${level}] ${[event, ...pairs].join(' ')}\n`,
+  );
 }
 
 /** The bar on stderr, only when it is a terminal (logs and pipes stay clean). */
 function progressBar(totalBytes: number, started: number) {
-  if (process.stderr.isTTY !== true) return { update() {}, stop() {} };
+  if (process.stderr.isTTY !== true)
+    return { update() {}, stop() {}, print: (text: string) => process.stderr.write(text) };
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: '[{bar}] {percentage}% {rows} rows {rate} rows/s',
@@ -97,6 +104,7 @@ function progressBar(totalBytes: number, started: number) {
     hideCursor: true,
   });
   bar.start(Math.max(1, totalBytes), 0, { rows: 0, rate: 0 });
+  if (process.stdout.isTTY === true) beforeLogLine = '\r\x1b[K';
   return {
     update(rows: number, bytes: number) {
       const rate = Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000));
@@ -104,18 +112,23 @@ function progressBar(totalBytes: number, started: number) {
     },
     stop() {
       bar.stop();
+      beforeLogLine = '';
+    },
+    /** A line above the bar: clear the bar's line first; the bar redraws below. */
+    print(text: string) {
+      process.stderr.write(`\r\x1b[K${text}`);
     },
   };
 }
 
 /** Prints the first invalid rows on stderr and, with --rejects, all of them to a CSV. */
-function rejectsReporter(rejects: WriteStream | undefined) {
+function rejectsReporter(rejects: WriteStream | undefined, print: (text: string) => void) {
   let count = 0;
   return (row: CsvRow, reason: string) => {
     count++;
-    if (count <= SHOWN_REJECTS) process.stderr.write(`line ${row.line}: ${reason}\n`);
+    if (count <= SHOWN_REJECTS) print(`line ${row.line}: ${reason}\n`);
     if (count === SHOWN_REJECTS + 1 && !rejects) {
-      process.stderr.write('(more invalid rows: use --rejects FILE to list them all)\n');
+      print('(more invalid rows: use --rejects FILE to list them all)\n');
     }
     rejects?.write(`${row.line},${csvField(reason)},${csvField(row.raw)}\n`);
   };
@@ -172,7 +185,7 @@ async function run(args: ImportArgs): Promise<number> {
 
     const bar = progressBar(info.size, started);
     const sink: ImportSink = {
-      rejected: rejectsReporter(rejects),
+      rejected: rejectsReporter(rejects, bar.print),
       batchCommitted(batch, totals) {
         log('info', 'import_batch_done', {
           accepted: batch.accepted,
