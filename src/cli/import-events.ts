@@ -1,7 +1,7 @@
 /**
  * Bulk CSV import:
  *
- *   npm run import -- data/events.csv [--batch-size 10000] [--in-flight 2] [--dry-run] [--rejects rejects.csv]
+ *   npm run import -- data/events.csv [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects rejects.csv]
  *
  * Arguments, log lines, the progress bar and exit codes; the pipeline is src/import/.
  */
@@ -20,7 +20,7 @@ import { CsvFormatError, CsvHeaderError, type CsvRow, openCsv } from '../import/
 import { type ImportSink, type ImportTotals, runImport } from '../import/run-import.js';
 
 const SHOWN_REJECTS = 20;
-const DEFAULT_BATCH_SIZE = 10_000;
+const DEFAULT_BATCH_SIZE = 5000;
 const DEFAULT_IN_FLIGHT = 2;
 
 class UsageError extends Error {}
@@ -59,7 +59,7 @@ function parseImportArgs(argv: string[]): ImportArgs {
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || !positionals[0]) {
     throw new UsageError(
-      'usage: import FILE [--batch-size 10000] [--in-flight 2] [--dry-run] [--rejects FILE]',
+      'usage: import FILE [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects FILE]',
     );
   }
   return {
