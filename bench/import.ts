@@ -16,7 +16,7 @@
  * [--profile yes|no]: the dry run beside each import.
  *
  * Defaults: 3 runs, a re-import and the dry run below 5M rows; from 5M on 1 run and
- * neither (10M rows then take about 15 minutes on an idle 2-core machine).
+ * neither (10M rows then took 10.5 minutes on the shared 2-core machine).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
