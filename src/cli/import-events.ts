@@ -1,42 +1,51 @@
 /**
  * Bulk CSV import:
  *
- *   npm run import -- data/events.csv [--batch-size 5000] [--dry-run] [--rejects rejects.csv]
+ *   npm run import -- data/events.csv [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects rejects.csv]
  *
- * Streams the file, validates each row with the same rules as POST /events, and writes
- * batches through COPY + ingest_events() (duplicates skipped, summaries exact). Each
- * batch commits on its own, so re-running after a crash imports exactly what is missing.
+ * Arguments, log lines, the progress bar and exit codes; the pipeline is src/import/.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import pg from 'pg';
 import { pino } from 'pino';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { isDatabaseUnavailable } from '../errors.js';
 import { csvField } from '../import/csv-field.js';
-import { CsvHeaderError, type CsvRow, openCsv } from '../import/csv-rows.js';
-import { rowToEvent } from '../import/row-to-event.js';
-import { StagingWriter } from '../import/staging-writer.js';
-import type { ValidEvent } from '../ingest/validate-event.js';
+import { CsvFormatError, CsvHeaderError, type CsvRow, openCsv } from '../import/csv-rows.js';
+import { type ImportSink, type ImportTotals, runImport } from '../import/run-import.js';
 
 const SHOWN_REJECTS = 20;
+const DEFAULT_BATCH_SIZE = 5000;
+const DEFAULT_IN_FLIGHT = 2;
 
 class UsageError extends Error {}
 
 interface ImportArgs {
   path: string;
   batchSize: number;
+  inFlight: number;
   dryRun: boolean;
   rejectsPath: string | undefined;
 }
 
 const OPTIONS = {
   'batch-size': { type: 'string' },
+  'in-flight': { type: 'string' },
   'dry-run': { type: 'boolean' },
   rejects: { type: 'string' },
 } as const;
+
+function integerOption(name: string, raw: string, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new UsageError(`--${name} must be a positive integer up to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
 
 function parseImportArgs(argv: string[]): ImportArgs {
   let parsed: ReturnType<
@@ -49,19 +58,26 @@ function parseImportArgs(argv: string[]): ImportArgs {
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || !positionals[0]) {
-    throw new UsageError('usage: import FILE [--batch-size 5000] [--dry-run] [--rejects FILE]');
-  }
-  const rawSize = values['batch-size'] ?? '5000';
-  if (!/^\d+$/.test(rawSize) || Number(rawSize) < 1 || Number(rawSize) > 100_000) {
-    throw new UsageError(`--batch-size must be a positive integer up to 100000, got "${rawSize}"`);
+    throw new UsageError(
+      'usage: import FILE [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects FILE]',
+    );
   }
   return {
     path: positionals[0],
-    batchSize: Number(rawSize),
+    batchSize: integerOption(
+      'batch-size',
+      values['batch-size'] ?? String(DEFAULT_BATCH_SIZE),
+      100_000,
+    ),
+    inFlight: integerOption('in-flight', values['in-flight'] ?? String(DEFAULT_IN_FLIGHT), 8),
     dryRun: values['dry-run'] ?? false,
     rejectsPath: values.rejects,
   };
 }
+
+// While the progress bar is drawn on a terminal that stdout shares, a log line first
+// clears the bar's line (the bar redraws below it).
+let beforeLogLine = '';
 
 /** One `key=value` line per event on stdout, as the original importer logged. */
 function log(
@@ -70,34 +86,67 @@ function log(
   fields: Record<string, string | number> = {},
 ): void {
   const pairs = Object.entries(fields).map(([k, v]) => `${k}=${v}`);
-  process.stdout.write(`${new Date().toISOString()} [${level}] ${[event, ...pairs].join(' ')}\n`);
+  process.stdout.write(
+    `${beforeLogLine}${new Date().toISOString()} [${level}] ${[event, ...pairs].join(' ')}\n`,
+  );
 }
 
-class Progress {
-  private lastDraw = 0;
-  constructor(
-    private readonly enabled: boolean,
-    private readonly totalBytes: number,
-    private readonly started: number,
-  ) {}
+/** The bar on stderr, only when it is a terminal (logs and pipes stay clean). */
+function progressBar(totalBytes: number, started: number) {
+  if (process.stderr.isTTY !== true)
+    return { update() {}, stop() {}, print: (text: string) => process.stderr.write(text) };
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr,
+    format: '[{bar}] {percentage}% {rows} rows {rate} rows/s',
+    barCompleteChar: '#',
+    barIncompleteChar: '.',
+    barsize: 30,
+    hideCursor: true,
+  });
+  bar.start(Math.max(1, totalBytes), 0, { rows: 0, rate: 0 });
+  if (process.stdout.isTTY === true) beforeLogLine = '\r\x1b[K';
+  return {
+    update(rows: number, bytes: number) {
+      const rate = Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000));
+      bar.update(Math.min(bytes, totalBytes), { rows, rate });
+    },
+    stop() {
+      bar.stop();
+      beforeLogLine = '';
+    },
+    /** A line above the bar: clear the bar's line first; the bar redraws below. */
+    print(text: string) {
+      process.stderr.write(`\r\x1b[K${text}`);
+    },
+  };
+}
 
-  draw(rows: number, bytes: number, force = false): void {
-    if (!this.enabled) return;
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 200) return;
-    this.lastDraw = now;
-    const share = this.totalBytes > 0 ? Math.min(1, bytes / this.totalBytes) : 1;
-    const width = 30;
-    const filled = Math.round(share * width);
-    const rate = Math.round(rows / Math.max(0.001, (now - this.started) / 1000));
-    process.stderr.write(
-      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}% ${rows} rows ${rate} rows/s `,
-    );
-  }
+/** Prints the first invalid rows on stderr and, with --rejects, all of them to a CSV. */
+function rejectsReporter(rejects: WriteStream | undefined, print: (text: string) => void) {
+  let count = 0;
+  return (row: CsvRow, reason: string) => {
+    count++;
+    if (count <= SHOWN_REJECTS) print(`line ${row.line}: ${reason}\n`);
+    if (count === SHOWN_REJECTS + 1 && !rejects) {
+      print('(more invalid rows: use --rejects FILE to list them all)\n');
+    }
+    rejects?.write(`${row.line},${csvField(reason)},${csvField(row.raw)}\n`);
+  };
+}
 
-  done(): void {
-    if (this.enabled) process.stderr.write('\n');
-  }
+/** One sentence for a failure once rows may have been committed. */
+function describeFailure(error: unknown, totals: ImportTotals): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const committed =
+    totals.read > 0
+      ? `the batches logged as done are committed, ${totals.accepted} new rows`
+      : 'no batch was committed';
+  if (error instanceof CsvFormatError)
+    return `${message} (${committed}; fix the file, then re-run it to import the rest)`;
+  const rerun = `${committed}; re-run the same file to import the rest`;
+  if (isDatabaseUnavailable(error)) return `lost the database connection: ${message} (${rerun})`;
+  if (error instanceof pg.DatabaseError) return `database error: ${message} (${rerun})`;
+  return `unexpected error: ${error instanceof Error ? error.stack : message} (${rerun})`;
 }
 
 async function run(args: ImportArgs): Promise<number> {
@@ -113,36 +162,16 @@ async function run(args: ImportArgs): Promise<number> {
     log('warn', 'import_ignored_columns', { columns: source.ignoredColumns.join(',') });
 
   let database: DatabaseHandle | undefined;
-  let writer: StagingWriter | undefined;
   let rejects: WriteStream | undefined;
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // Totals of committed batches only, so they match what is in the database.
-  const totals = { read: 0, accepted: 0, duplicates: 0, invalid: 0 };
-  let parsed = 0;
-  let rejected = 0;
-  const progress = new Progress(process.stderr.isTTY === true, info.size, started);
-  const summary = () => ({
-    total_accepted: totals.accepted,
-    total_read: totals.read,
-    total_skipped: totals.duplicates + totals.invalid,
-    total_duplicates: totals.duplicates,
-    total_invalid: totals.invalid,
-    rows_per_s: Math.round(totals.read / Math.max(0.001, (Date.now() - started) / 1000)),
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  });
-
   try {
     if (!args.dryRun) {
-      const config = loadConfig();
-      database = await openDatabase(config, pino({ level: 'warn' }));
+      database = await openDatabase(loadConfig(), pino({ level: 'warn' }));
       await migrateToLatest(database.db);
-      writer = await StagingWriter.open(database.pool);
     }
     if (args.rejectsPath) {
       rejects = createWriteStream(args.rejectsPath);
@@ -154,92 +183,89 @@ async function run(args: ImportArgs): Promise<number> {
       ...(args.dryRun ? { dry_run: 'true' } : {}),
     });
 
-    const reject = (row: CsvRow, reason: string) => {
-      rejected++;
-      if (rejected <= SHOWN_REJECTS) process.stderr.write(`line ${row.line}: ${reason}\n`);
-      if (rejected === SHOWN_REJECTS + 1 && !rejects) {
-        process.stderr.write('(more invalid rows: use --rejects FILE to list them all)\n');
-      }
-      rejects?.write(`${row.line},${csvField(reason)},${csvField(row.raw)}\n`);
+    const bar = progressBar(info.size, started);
+    const sink: ImportSink = {
+      rejected: rejectsReporter(rejects, bar.print),
+      batchCommitted(batch, totals) {
+        log('info', 'import_batch_done', {
+          accepted: batch.accepted,
+          read: batch.read,
+          skipped: batch.skipped,
+          total_accepted: totals.accepted,
+          total_read: totals.read,
+          total_skipped: totals.duplicates + totals.invalid,
+        });
+      },
+      progress: (rows, bytes) => bar.update(rows, bytes),
     };
+    const outcome = await runImport({
+      source,
+      pool: database?.pool,
+      batchSize: args.batchSize,
+      inFlight: args.inFlight,
+      signal: interrupt.signal,
+      sink,
+    });
+    if (outcome.status !== 'failed') bar.update(outcome.totals.read, info.size);
+    bar.stop();
 
-    // One batch is written while the next is parsed.
-    const flush = async (events: ValidEvent[], read: number, invalid: number) => {
-      const result = writer ? await writer.write(events) : { accepted: events.length, skipped: 0 };
-      totals.read += read;
-      totals.invalid += invalid;
-      totals.accepted += result.accepted;
-      totals.duplicates += result.skipped;
-      log('info', 'import_batch_done', {
-        accepted: result.accepted,
-        read,
-        skipped: result.skipped + invalid,
-        total_accepted: totals.accepted,
-        total_read: totals.read,
-        total_skipped: totals.duplicates + totals.invalid,
-      });
+    const { totals } = outcome;
+    const summary = {
+      total_accepted: totals.accepted,
+      total_read: totals.read,
+      total_skipped: totals.duplicates + totals.invalid,
+      total_duplicates: totals.duplicates,
+      total_invalid: totals.invalid,
+      rows_per_s: Math.round(totals.read / Math.max(0.001, (Date.now() - started) / 1000)),
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
-
-    let inFlight: Promise<void> | undefined;
-    let batch: ValidEvent[] = [];
-    let batchRead = 0;
-    let batchInvalid = 0;
-    const now = Date.now();
-    for await (const row of source.rows) {
-      if (interrupted) break;
-      parsed++;
-      batchRead++;
-      const result = rowToEvent(row, now);
-      if (result.ok) batch.push(result.event);
-      else {
-        batchInvalid++;
-        reject(row, result.errors.map((e) => `${e.field} ${e.message}`).join('; '));
-      }
-      if (batchRead === args.batchSize) {
-        await inFlight;
-        progress.draw(parsed, source.bytesRead());
-        if (interrupted) break;
-        inFlight = flush(batch, batchRead, batchInvalid);
-        batch = [];
-        batchRead = 0;
-        batchInvalid = 0;
-      }
+    if (outcome.status === 'failed') {
+      log('warn', 'import_failed', summary);
+      process.stderr.write(`import failed: ${describeFailure(outcome.error, totals)}\n`);
+      return 1;
     }
-    await inFlight;
-    if (!interrupted && batchRead > 0) await flush(batch, batchRead, batchInvalid);
-    progress.draw(parsed, source.bytesRead(), true);
-    progress.done();
-
-    if (interrupted) {
-      log('warn', 'import_interrupted', summary());
+    if (outcome.status === 'interrupted') {
+      log('warn', 'import_interrupted', summary);
       return 130;
     }
-    log('info', 'import_complete', summary());
+    log('info', 'import_complete', summary);
     return 0;
-  } catch (error) {
-    progress.done();
-    if (totals.accepted > 0) log('warn', 'import_failed', summary());
-    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    writer?.close();
     await database?.close();
     await new Promise<void>((resolve) => (rejects ? rejects.end(resolve) : resolve()));
   }
 }
 
-function describe(error: unknown): string {
-  if (error instanceof UsageError || error instanceof CsvHeaderError) return error.message;
+/** Failures before any row is read: usage, the file, the header, the database at start. */
+function describeStartFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof UsageError ||
+    error instanceof CsvHeaderError ||
+    error instanceof CsvFormatError ||
+    error instanceof ConfigError
+  )
+    return message;
   if (isDatabaseUnavailable(error)) return `cannot reach the database: ${message}`;
-  return `database error: ${message} (batches logged as done are committed; re-run to import the rest)`;
+  // What else fails before the first row is opening, starting or migrating the database.
+  return `database error: ${message} (nothing was imported)`;
 }
+
+// Log lines piped into a reader that quits early (`| head`) must not stop the import.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 
 Promise.resolve()
   .then(() => run(parseImportArgs(process.argv.slice(2))))
   .then((code) => process.exit(code))
   .catch((error: unknown) => {
-    process.stderr.write(`import failed: ${describe(error)}\n`);
-    process.exit(error instanceof UsageError || error instanceof CsvHeaderError ? 2 : 1);
+    process.stderr.write(`import failed: ${describeStartFailure(error)}\n`);
+    const usage =
+      error instanceof UsageError ||
+      error instanceof CsvHeaderError ||
+      error instanceof ConfigError;
+    process.exit(usage ? 2 : 1);
   });

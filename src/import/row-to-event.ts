@@ -1,30 +1,19 @@
 import { type Validation, validateEvent } from '../ingest/validate-event.js';
 import type { CsvRow } from './csv-rows.js';
+import { checkProperties } from './properties.js';
 
 /**
- * properties_json as the importer reads it: empty -> {}; a JSON object as it is; other
- * valid JSON wrapped as {"_value": ...}; text that is not JSON kept as {"_raw": "..."},
- * so no row is lost over its properties.
+ * A CSV row checked by the same validator as POST /events; properties_json by the
+ * importer's own rules (checkProperties), which keep its text as written.
  */
-export function parseProperties(text: string): Record<string, unknown> {
-  const trimmed = text.trim();
-  if (trimmed === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(trimmed);
-  } catch {
-    return { _raw: text };
-  }
-  if (typeof value === 'object' && value !== null && !Array.isArray(value))
-    return value as Record<string, unknown>;
-  return { _value: value };
-}
-
-/** A CSV row checked by the same validator as POST /events. */
 export function rowToEvent(row: CsvRow, nowMs: number): Validation {
   const { event_id, occurred_at, user_id, event_type, properties_json } = row.fields;
-  return validateEvent(
-    { event_id, occurred_at, user_id, event_type, properties: parseProperties(properties_json) },
-    nowMs,
-  );
+  const validation = validateEvent({ event_id, occurred_at, user_id, event_type }, nowMs);
+  const properties = checkProperties(properties_json);
+  if (!properties.ok) {
+    const error = { field: 'properties_json', message: properties.message };
+    return { ok: false, errors: validation.ok ? [error] : [...validation.errors, error] };
+  }
+  if (!validation.ok) return validation;
+  return { ok: true, event: { ...validation.event, properties: properties.json } };
 }

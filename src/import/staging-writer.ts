@@ -3,9 +3,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ValidEvent } from '../ingest/validate-event.js';
 import { firstOccurrences, type WriteResult } from '../ingest/write-events.js';
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
 /** COPY text format: backslash, tab and line breaks are escaped. */
 function copyText(value: string): string {
-  return /[\\\t\n\r]/.test(value)
+  return COPY_SPECIAL.test(value)
     ? value
         .replaceAll('\\', '\\\\')
         .replaceAll('\t', '\\t')
@@ -14,64 +16,93 @@ function copyText(value: string): string {
     : value;
 }
 
+/** The COPY text of the first occurrence of each event_id. */
+function copyRows(events: ValidEvent[]): { text: string; unique: number; total: number } {
+  const unique = firstOccurrences(events);
+  let text = '';
+  for (const e of unique) {
+    // event_id and occurred_at are canonical (hex digits, ISO digits): nothing to escape.
+    text += `${e.event_id}\t${e.occurred_at}\t${copyText(e.user_id)}\t${copyText(e.event_type)}\t${copyText(e.properties)}\n`;
+  }
+  return { text, unique: unique.length, total: events.length };
+}
+
 /**
- * Writes import batches: COPY into a session-local staging table, then the same
- * ingest_events() as POST /events (dedup insert + exact summaries), in one transaction
- * per batch. A crash loses at most the batch in flight; re-running imports what is missing.
+ * Writes import batches on a connection of its own: COPY into a session-local staging
+ * table, then the same ingest_events() as POST /events (dedup insert + exact summaries), in
+ * one transaction per batch. A crash loses at most the batch in flight; re-running imports
+ * what is missing.
  */
 export class StagingWriter {
-  private constructor(private readonly client: pg.PoolClient) {}
+  /** Set when the connection failed (dropped, server gone): the writer is unusable. */
+  private failure: Error | undefined;
+
+  private constructor(private readonly client: pg.PoolClient) {
+    // A checked-out client whose connection drops emits 'error'; unhandled, that event
+    // would kill the process. Keep it: the batch in flight (or the next) reports it.
+    client.on('error', (error) => {
+      this.failure ??= error;
+    });
+  }
 
   static async open(pool: pg.Pool): Promise<StagingWriter> {
     const client = await pool.connect();
-    await client.query(`
-      CREATE TEMP TABLE import_staging (
-        ord         integer,
-        event_id    uuid,
-        occurred_at timestamptz,
-        user_id     text,
-        event_type  text,
-        properties  jsonb
-      ) ON COMMIT DELETE ROWS`);
-    return new StagingWriter(client);
+    const writer = new StagingWriter(client);
+    try {
+      // A temporary table is never WAL-logged, and ON COMMIT DELETE ROWS empties it
+      // without a DELETE after each batch (and after a rollback), so a pooled connection
+      // that had it from an earlier import can reuse it.
+      await client.query(`
+        CREATE TEMP TABLE IF NOT EXISTS import_staging (
+          event_id    uuid,
+          occurred_at timestamptz,
+          user_id     text,
+          event_type  text,
+          properties  jsonb
+        ) ON COMMIT DELETE ROWS`);
+    } catch (error) {
+      writer.close();
+      throw error;
+    }
+    return writer;
   }
 
   async write(events: ValidEvent[]): Promise<WriteResult> {
+    if (this.failure) throw this.failure;
     if (events.length === 0) return { accepted: 0, skipped: 0 };
-    const unique = firstOccurrences(events);
-    const lines = unique.map(
-      (e, i) =>
-        `${i}\t${e.event_id}\t${e.occurred_at}\t${copyText(e.user_id)}\t${copyText(e.event_type)}\t${copyText(e.properties)}\n`,
-    );
-    await this.client.query('BEGIN');
+    // Only the COPY text and two counts outlive this line: the batch's event objects can
+    // be collected while the database works (a smaller heap with batches in flight).
+    const { text, unique, total } = copyRows(events);
     try {
+      await this.client.query('BEGIN');
       await new Promise<void>((resolve, reject) => {
-        const stream = this.client.query(
-          copyFrom(
-            'COPY import_staging (ord, event_id, occurred_at, user_id, event_type, properties) FROM STDIN',
-          ),
-        );
+        const stream = this.client.query(copyFrom('COPY import_staging FROM STDIN'));
         stream.on('finish', resolve);
         stream.on('error', reject);
-        stream.end(lines.join(''));
+        stream.end(text);
       });
+      // ingest_events() takes each event_id once, in any order; one scan feeds all five
+      // aggregates row by row, so the arrays stay aligned without sorting.
       const { rows } = await this.client.query<{ existing: number }>(`
         SELECT cardinality(ingest_events(
-          array_agg(event_id ORDER BY ord), array_agg(occurred_at ORDER BY ord),
-          array_agg(user_id ORDER BY ord), array_agg(event_type ORDER BY ord),
-          array_agg(properties ORDER BY ord)
+          array_agg(event_id), array_agg(occurred_at), array_agg(user_id),
+          array_agg(event_type), array_agg(properties)
         )) AS existing
         FROM import_staging`);
       await this.client.query('COMMIT');
-      const accepted = unique.length - (rows[0]?.existing ?? 0);
-      return { accepted, skipped: events.length - accepted };
+      const accepted = unique - (rows[0]?.existing ?? 0);
+      return { accepted, skipped: total - accepted };
     } catch (error) {
+      // The connection's own error is the clearer one ("terminated unexpectedly" rather
+      // than "not queryable").
+      if (this.failure) throw this.failure;
       await this.client.query('ROLLBACK').catch(() => {});
       throw error;
     }
   }
 
   close(): void {
-    this.client.release();
+    // A failed connection is destroyed rather than returned to the pool.
+    this.client.release(this.failure ?? false);
   }
 }

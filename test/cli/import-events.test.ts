@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { addDays, dedupe, oracleDau, oracleRetention, oracleTopEvents } from '../helpers/oracle.js';
 import { runProcess } from '../helpers/server-process.js';
 import { emptyTables, expectedSummaries, summarySnapshot } from '../helpers/summaries.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const IMPORT = ['--import', 'tsx', 'src/cli/import-events.ts'];
 const HEADER = 'event_id,occurred_at,user_id,event_type,properties_json';
@@ -48,27 +49,36 @@ async function stored() {
   return rows;
 }
 
-/** Runs an import and sends `signal` once `batches` batches are logged as done. */
+/**
+ * Runs an import and, once `batches` batches are logged as done, does `act` to it: sends
+ * a signal, or anything else (cut its database connection).
+ */
 function importUntil(
   args: string[],
   batches: number,
-  signal: NodeJS.Signals,
-): Promise<{ code: number | null; stdout: string }> {
+  act: NodeJS.Signals | (() => void),
+  databaseUrl = database.url,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [...IMPORT, ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
-    let sent = false;
+    let stderr = '';
+    let done = false;
+    proc.stderr.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
     proc.stdout.on('data', (chunk) => {
       stdout += String(chunk);
-      if (!sent && (stdout.match(/import_batch_done/g) ?? []).length >= batches) {
-        sent = true;
-        proc.kill(signal);
+      if (!done && (stdout.match(/import_batch_done/g) ?? []).length >= batches) {
+        done = true;
+        if (typeof act === 'function') act();
+        else proc.kill(act);
       }
     });
-    proc.on('close', (code) => resolve({ code, stdout }));
+    proc.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -251,7 +261,7 @@ describe('npm run import', () => {
     expect(await stored()).toEqual([]);
   });
 
-  it('exits non-zero with one clear message and writes nothing for a missing file, a missing column, a bad option or no database', async () => {
+  it('exits non-zero with one clear message and writes nothing for a missing file, a missing column, a bad option, a broken CSV or no database', async () => {
     const missingFile = await runImport([path.join(dir, 'nope.csv')]);
     expect(missingFile.code).toBe(2);
     expect(missingFile.stderr.trim()).toMatch(
@@ -269,6 +279,16 @@ describe('npm run import', () => {
     const badSize = await runImport([noColumn, '--batch-size', '0']);
     expect(badSize.code).toBe(2);
     expect(badSize.stderr).toContain('--batch-size must be a positive integer');
+
+    const broken = file(
+      'broken.csv',
+      `${HEADER}\n${id(42)},2025-10-19T10:00:00Z,u,a,\n${id(43)},2025-10-19T10:00:00Z,"u,a,\n`,
+    );
+    const notCsv = await runImport([broken]);
+    expect(notCsv.code).toBe(1);
+    expect(notCsv.stderr).toMatch(
+      /^import failed: \S+broken\.csv is not valid CSV: Quote Not Closed.*\(no batch was committed; fix the file, then re-run it to import the rest\)\n$/,
+    );
 
     const csv = file('ok.csv', `${HEADER}\n${id(41)},2025-10-19T10:00:00Z,u,a,\n`);
     const noDb = await runImport([csv], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
@@ -359,7 +379,7 @@ describe('npm run import', () => {
     const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
       env: { ...process.env, DATABASE_URL: database.url },
     });
-    expect(stdout).toMatch(/\[#+\.*\] 100\.0% 3000 rows \d+ rows\/s/);
+    expect(stdout).toMatch(/\[#+\.*\] 100% 3000 rows \d+ rows\/s/);
     const plain = await runImport([csv, '--dry-run']);
     expect(plain.stderr).not.toContain('rows/s');
   });
@@ -392,6 +412,53 @@ describe('npm run import', () => {
     expect(Number(logLine(rerun.stdout, 'import_complete').total_accepted)).toBe(
       distinct - partial[0].n,
     );
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+  }, 120_000);
+
+  it('survives its database connection being cut mid-file: one sentence, the committed totals, exit 1; a re-run stores every row once', async () => {
+    const csv = path.join(dir, 'cut.csv');
+    await generate({
+      path: csv,
+      rows: 40_000,
+      seed: 5,
+      users: 2000,
+      start: '2025-09-01',
+      days: 30,
+      dupRate: 0.02,
+    });
+    const target = new URL(database.url);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    let cut: Promise<void> | undefined;
+    const failed = await importUntil(
+      [csv, '--batch-size', '2000'],
+      2,
+      () => {
+        cut = proxy.stop(); // drops the open connections, refuses new ones
+      },
+      viaProxy.toString(),
+    );
+    await cut;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    expect(failed.stderr).toMatch(
+      /^import failed: lost the database connection: .+ \(the batches logged as done are committed, \d+ new rows; re-run the same file to import the rest\)\n$/,
+    );
+    const totals = logLine(failed.stdout, 'import_failed');
+    const { rows: partial } = await database.pool.query('SELECT count(*)::int AS n FROM events');
+    expect(partial[0].n).toBe(Number(totals.total_accepted));
+    expect(partial[0].n).toBeGreaterThan(0);
+
+    const rerun = await runImport([csv, '--batch-size', '2000']);
+    expect(rerun.code).toBe(0);
+    const records = parse(readFileSync(csv), { columns: true }) as { event_id: string }[];
+    const distinct = new Set(records.map((r) => r.event_id)).size;
+    const { rows } = await database.pool.query(
+      'SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM events',
+    );
+    expect(rows[0]).toEqual({ n: distinct, d: distinct });
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
   }, 120_000);
 });
