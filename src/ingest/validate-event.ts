@@ -5,7 +5,7 @@ import {
   MAX_PROPERTIES_BYTES,
   MAX_USER_ID_CHARS,
 } from '../schemas/events.js';
-import { toJsonText } from './json-body.js';
+import { LosslessNumber, toJsonText } from './json-body.js';
 import { parseTimestamp } from './timestamp.js';
 
 /** An event that passed every rule, normalised for storage. */
@@ -128,7 +128,11 @@ function pathText(frame: Frame): string {
  * (jsonb cannot hold it) or a lone surrogate (jsonb refuses it, sinking the whole batch).
  * Iterative, so no input can overflow the stack here, and linear in the size of the input.
  */
-function propertiesProblem(root: Record<string, unknown>): string | undefined {
+function propertiesProblem(root: Record<string, unknown>): {
+  problem?: string;
+  exactNumbers: boolean;
+} {
+  let exactNumbers = false;
   const stack: Frame[] = [{ value: root, depth: 1, key: undefined, parent: undefined }];
   const textProblem = (text: string, at: Frame) => {
     if (text.includes('\u0000'))
@@ -140,12 +144,19 @@ function propertiesProblem(root: Record<string, unknown>): string | undefined {
     const { value, depth } = frame;
     if (typeof value === 'string') {
       const problem = textProblem(value, frame);
-      if (problem) return problem;
+      if (problem) return { problem, exactNumbers };
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
+    if (value instanceof LosslessNumber) {
+      exactNumbers = true; // a number a double cannot hold: a leaf, written back as sent
+      continue;
+    }
     if (depth > MAX_PROPERTIES_DEPTH) {
-      return `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`;
+      return {
+        problem: `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`,
+        exactNumbers,
+      };
     }
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
@@ -163,11 +174,11 @@ function propertiesProblem(root: Record<string, unknown>): string | undefined {
         parent: frame,
       };
       const problem = textProblem(key, child);
-      if (problem) return problem;
+      if (problem) return { problem, exactNumbers };
       stack.push(child);
     }
   }
-  return undefined;
+  return { exactNumbers };
 }
 
 /**
@@ -180,12 +191,13 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
     errors.push({ field: 'properties', message: 'must be a JSON object (or null)' });
     return undefined;
   }
-  const problem = propertiesProblem(value);
+  const { problem, exactNumbers } = propertiesProblem(value);
   if (problem !== undefined) {
     errors.push({ field: 'properties', message: problem });
     return undefined;
   }
-  const json = toJsonText(value);
+  // The exact (slower) writer only where the parser kept a number as its text.
+  const json = exactNumbers ? toJsonText(value) : JSON.stringify(value);
   if (Buffer.byteLength(json) > MAX_PROPERTIES_BYTES) {
     errors.push({
       field: 'properties',

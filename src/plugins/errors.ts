@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
 import { ApiError, isDatabaseUnavailable, QUERY_CANCELED, sqlState } from '../errors.js';
@@ -91,17 +91,28 @@ export function loggableError(error: unknown): { err: object; message: string } 
   return { err: { value: String(error) }, message: String(error) };
 }
 
+/**
+ * The one error handler: logs (5xx safely, in full but for client data; 4xx at debug) and
+ * answers the one error shape. `extend` lets a route scope add fields its clients read
+ * (Amplitude's `code`), never change the shape.
+ */
+export function errorHandler(
+  extend: (status: number, body: ErrorResponse) => object = () => ({}),
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return (error, request, reply) => {
+    const { status, body } = toErrorResponse(error);
+    // The full error goes to the log; the client sees only the generic 5xx message.
+    if (status >= 500) {
+      const { err, message } = loggableError(error);
+      request.log.error({ err }, `request failed: ${message}`);
+    } else request.log.debug({ err: error }, `request rejected: ${body.message}`);
+    return reply.status(status).send({ ...extend(status, body), ...body });
+  };
+}
+
 export default fp(
   async (app: FastifyInstance) => {
-    app.setErrorHandler((error: FastifyError, request, reply) => {
-      const { status, body } = toErrorResponse(error);
-      // The full error goes to the log; the client sees only the generic 5xx message.
-      if (status >= 500) {
-        const { err, message } = loggableError(error);
-        request.log.error({ err }, `request failed: ${message}`);
-      } else request.log.debug({ err: error }, `request rejected: ${body.message}`);
-      return reply.status(status).send(body);
-    });
+    app.setErrorHandler(errorHandler());
     app.setNotFoundHandler((request, reply) => {
       return reply.status(404).send({
         error: 'not_found',

@@ -6,11 +6,10 @@ import { mapAmplitude } from '../ingest/sdk/amplitude.js';
 import { mapPosthog } from '../ingest/sdk/posthog.js';
 import { mapSegment, SEGMENT_TYPES } from '../ingest/sdk/segment.js';
 import { EnvelopeError, type SdkBatch } from '../ingest/sdk/types.js';
-import { MAX_ERROR_DETAILS } from '../ingest/validate-batch.js';
-import { type ValidEvent, validateEvent } from '../ingest/validate-event.js';
+import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
 import type { WriteResult } from '../ingest/write-events.js';
 import { parseJsonBody } from '../plugins/body-parser.js';
-import { toErrorResponse } from '../plugins/errors.js';
+import { errorHandler } from '../plugins/errors.js';
 import type { IngestSource } from '../plugins/ingest.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
@@ -107,24 +106,24 @@ async function ingestSdkBatch(
   }
   app.ingest.admit(request, reply, messages.length);
 
-  const valid: ValidEvent[] = [];
-  const skipped: { index: number; field: string; message: string }[] = [];
-  for (const message of messages) {
-    if (!message.ok) {
-      skipped.push({ index: message.index, field: message.field, message: message.message });
-      continue;
-    }
-    const validation = validateEvent(message.event, receivedAtMs);
-    if (validation.ok) valid.push(validation.event);
-    else {
-      const first = validation.errors[0];
-      skipped.push({
-        index: message.index,
-        field: first?.field ?? '',
-        message: validation.errors.map((e) => `${e.field} ${e.message}`).join('; '),
-      });
-    }
-  }
+  // Mapping problems (the SDK's fields) and our validation's (the same validateBatch as
+  // POST /events, without its stop: here invalid messages are skipped, not the batch).
+  const mapped = messages.flatMap((m) => (m.ok ? [m] : []));
+  const { valid, invalid } = validateBatch(
+    mapped.map((m) => m.event),
+    receivedAtMs,
+    { stopAtCap: false },
+  );
+  const skipped = [
+    ...messages.flatMap((m) =>
+      m.ok ? [] : [{ index: m.index, field: m.field, message: m.message }],
+    ),
+    ...invalid.map(({ index, errors }) => ({
+      index: mapped[index]?.index ?? index,
+      field: errors[0]?.field ?? '',
+      message: errors.map((e) => `${e.field} ${e.message}`).join('; '),
+    })),
+  ].sort((a, b) => a.index - b.index);
   if (skipped.length > 0) {
     for (const s of skipped) app.ingest.reject(source, REASONS[s.field] ?? 'other', 1);
     request.log.warn(
@@ -263,11 +262,9 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   // carry `code` too. `/batch` is Amplitude's batch API and PostHog's capture without its
   // trailing slash: the envelope tells them apart (Amplitude's has `events`).
   await app.register(async (scope) => {
-    scope.setErrorHandler((error: Error, request, reply) => {
-      const { status, body } = toErrorResponse(error);
-      if (status >= 500) request.log.error({ err: error }, `request failed: ${error.message}`);
-      return reply.status(status).send({ code: status, ...body, ...amplitudeDrop(status, body) });
-    });
+    scope.setErrorHandler(
+      errorHandler((status, body) => ({ code: status, ...amplitudeDrop(status, body) })),
+    );
     const withCode = Type.Intersect([
       Type.Object({ code: Type.Integer(), missing_field: Type.Optional(Type.String()) }),
       ErrorResponse,
