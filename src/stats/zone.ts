@@ -63,12 +63,26 @@ export function parseZone(raw: string | undefined): Zone {
 /** PostgreSQL's SQLSTATE for a time zone it does not know (invalid_parameter_value). */
 export const UNKNOWN_ZONE_SQLSTATE = '22023';
 
+/** Reporting zones found so far, per database (a zone keeps its id once added). */
+const knownZoneIds = new WeakMap<Kysely<Database>, Map<string, number>>();
+
 /**
  * The reporting zone id whose summaries answer queries in `zone` (migrations/0005:
- * report_zones), or undefined when the zone has none and raw events must be read.
+ * report_zones), or undefined when the zone has none and raw events must be read. A zone
+ * found is remembered, so summary queries cost no extra round trip; one not found is asked
+ * again (another instance may add it at its start).
  */
 export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<number | undefined> {
+  const key = zone.name.toLowerCase();
+  let known = knownZoneIds.get(db);
+  const cached = known?.get(key);
+  if (cached !== undefined) return cached;
   const { rows } = await sql<{ zone_id: number }>`
-    SELECT zone_id FROM report_zones WHERE lower(name) = lower(${zone.name})`.execute(db);
-  return rows[0]?.zone_id;
+    SELECT zone_id FROM report_zones WHERE lower(name) = ${key}`.execute(db);
+  const id = rows[0]?.zone_id;
+  if (id !== undefined) {
+    if (!known) knownZoneIds.set(db, (known = new Map()));
+    known.set(key, id);
+  }
+  return id;
 }
