@@ -81,7 +81,10 @@ export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<n
     SELECT zone_id FROM report_zones WHERE lower(name) = ${key}`.execute(db);
   const id = rows[0]?.zone_id;
   if (id !== undefined) {
-    if (!known) knownZoneIds.set(db, (known = new Map()));
+    if (!known) {
+      known = new Map();
+      knownZoneIds.set(db, known);
+    }
     known.set(key, id);
   }
   return id;
