@@ -173,6 +173,7 @@ describe('migrations', () => {
     ]);
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
 
+    expect(await migrateDown(database.db)).toEqual(['0006_in_order_fast_path']);
     expect(await migrateDown(database.db)).toEqual(['0005_summary_engine_v2']);
     const reference = await at0003WithEvents();
     await writeEvents(reference.db, [
@@ -194,6 +195,40 @@ describe('migrations', () => {
     expect(await v1Summaries(database)).toEqual(await v1Summaries(reference));
     // And the restored 0003 write path works.
     await writeEvents(database.db, history.slice(0, 3));
+  });
+
+  it('0006 upgrades a 0005 database exactly (last_seen_at from the stored events), and its down migration restores 0005', async () => {
+    const database = await freshDatabase();
+    const migrator = new Migrator({ db: database.db, provider: new SqlFileMigrationProvider() });
+    expect((await migrator.migrateTo('0005_summary_engine_v2')).error).toBeUndefined();
+    await addReportZones(database.pool, ['Asia/Kathmandu']);
+    // Ingested live by the 0005 write path, late and out of order.
+    const shuffled = [...history].reverse();
+    for (let i = 0; i < shuffled.length; i += 17)
+      await writeEvents(database.db, shuffled.slice(i, i + 17));
+
+    await migrateToLatest(database.db);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+    // The 0006 write path continues from the upgraded state: in order, on the last day, late.
+    const more = history.map((e, i) => ({
+      ...e,
+      event_id: `20000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      occurred_at: new Date(Date.parse(e.occurred_at) + (i % 3) * 86_400_000 * 7 - 3_600_000).toISOString(),
+    }));
+    for (let i = 0; i < more.length; i += 29) await writeEvents(database.db, more.slice(i, i + 29));
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+
+    expect(await migrateDown(database.db)).toEqual(['0006_in_order_fast_path']);
+    const { rows } = await database.pool.query(
+      `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'last_seen_at'`,
+    );
+    expect(rows[0].n).toBe(0);
+    // The restored 0005 write path works and keeps its summaries exact.
+    await writeEvents(database.db, [
+      { ...history[0]!, event_id: '30000000-0000-4000-8000-000000000001', user_id: 'after-down' },
+    ]);
+    await migrateToLatest(database.db);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
   });
 
   it('0005 leaves planner statistics on the bulk-built summaries, so no plan is made for empty tables', async () => {

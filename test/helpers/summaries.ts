@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-/** Every table the write path keeps besides events (migrations/0005, docs/write-path.md). */
+/** Every table the write path keeps besides events (migrations/0005-0006, docs/write-path.md). */
 export const SUMMARY_TABLES = [
   'users',
   'event_types',
@@ -18,7 +18,7 @@ export const SUMMARY_TABLES = [
  * to 0 when a late event moved a user is the same as no row), sorted.
  */
 const STORED: Record<string, string> = {
-  users: `SELECT user_id, first_seen_at::text FROM users`,
+  users: `SELECT user_id, first_seen_at::text, last_seen_at::text FROM users`,
   event_types: `SELECT event_type FROM event_types`,
   user_days: `SELECT z.name, u.user_id, d.day::text
     FROM user_days d JOIN users u USING (user_key) JOIN report_zones z USING (zone_id)`,
@@ -46,7 +46,7 @@ const days = `SELECT DISTINCT z.name, e.user_id, ${local} AS day FROM events e C
 const typeDays = `SELECT DISTINCT z.name, e.event_type, e.user_id, ${local} AS day FROM events e CROSS JOIN report_zones z`;
 const firsts = `SELECT user_id, min(occurred_at) AS first_at FROM events GROUP BY user_id`;
 const EXPECTED: Record<string, string> = {
-  users: `SELECT user_id, min(occurred_at)::text FROM events GROUP BY user_id`,
+  users: `SELECT user_id, min(occurred_at)::text, max(occurred_at)::text FROM events GROUP BY user_id`,
   event_types: `SELECT DISTINCT event_type FROM events`,
   user_days: `SELECT name, user_id, day::text FROM (${days}) d`,
   active_user_reach: `SELECT name, day::text, greatest(prev, day - 30)::text AS p, count(*)::int
