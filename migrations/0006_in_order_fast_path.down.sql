@@ -1,6 +1,8 @@
 -- Back to 0005: its step functions and rebuild_summaries(), without last_seen_at.
+DROP FUNCTION ingest_key_events(ingest_stored_event[], ingest_batch_user[], ingest_batch_type[]);
+DROP TYPE ingest_batch_user, ingest_batch_type;
 ALTER TYPE ingest_keyed_event DROP ATTRIBUTE previous_last;
-ALTER TABLE users DROP COLUMN last_seen_at;
+ALTER TABLE users DROP COLUMN last_seen_at, DROP COLUMN first_seen_before, DROP COLUMN last_seen_before;
 ALTER TABLE users RESET (fillfactor);
 
 CREATE OR REPLACE FUNCTION ingest_lock_users(stored ingest_stored_event[])

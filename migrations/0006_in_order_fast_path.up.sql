@@ -1,26 +1,77 @@
--- The write path's in-order fast path (docs/write-path.md, "The fast path").
+-- Step 2 becomes one upsert of the batch's users, and the in-order fast path of steps 3-4
+-- (docs/write-path.md, "Step 2" and "The fast path").
 --
--- users.last_seen_at is the instant of the user's latest stored event (NULL until the
--- user's first batch commits). Local days are monotonic in the instant, so in any zone
--- the local day of last_seen_at is the user's latest stored day. A batch day after it is
--- new, its previous stored day is that day, and nothing is stored after it: steps 3 and 4
--- then need no index probe into user_days (and one instead of three into type_user_days).
--- Only late days (on or before the user's latest stored day) probe as before.
-ALTER TABLE users ADD COLUMN last_seen_at timestamptz;
+-- users.last_seen_at is the instant of the user's latest stored event. Local days are
+-- monotonic in the instant, so in any zone the local day of last_seen_at is the user's
+-- latest stored day. A batch day after it is new, its previous stored day is that day, and
+-- nothing is stored after it: steps 3 and 4 then need no probe into user_days (and one
+-- instead of three into type_user_days). Only late days (before the user's latest stored
+-- day) probe as before.
+--
+-- first_seen_before and last_seen_before hold first_seen_at and last_seen_at as they were
+-- before the latest batch with this user: the upsert that locks and advances a user
+-- returns them (UPDATE ... RETURNING sees only new values before PostgreSQL 18). They mean
+-- nothing outside that statement.
+ALTER TABLE users
+  ADD COLUMN last_seen_at timestamptz,
+  ADD COLUMN first_seen_before timestamptz,
+  ADD COLUMN last_seen_before timestamptz;
 UPDATE users u SET last_seen_at = m.last_at
 FROM (SELECT user_id, max(occurred_at) AS last_at FROM events GROUP BY user_id) AS m
 WHERE u.user_id = m.user_id;
--- Most batches update every user's last_seen_at: leave room on each page so that the
--- update stays on the page and skips the indexes (a HOT update).
+-- (A user without events left, only if events were deleted by hand.)
+UPDATE users SET last_seen_at = first_seen_at WHERE last_seen_at IS NULL;
+ALTER TABLE users ALTER COLUMN last_seen_at SET NOT NULL;
+-- Every batch rewrites its users' rows: leave room on each page so that the new version
+-- stays on the page and the indexes are not touched (a HOT update).
 ALTER TABLE users SET (fillfactor = 70);
 
 ALTER TYPE ingest_keyed_event ADD ATTRIBUTE previous_last timestamptz;
+-- A user of the batch, locked, with first and latest events before the batch.
+CREATE TYPE ingest_batch_user AS (
+  user_id text, user_key integer, previous_first timestamptz, previous_last timestamptz
+);
+-- An event type of the batch with its key.
+CREATE TYPE ingest_batch_type AS (event_type text, type_key integer);
 
--- Step 2, as in 0005, and it also reads and advances last_seen_at.
+-- Step 2c: the batch's events with integer keys and their users' state before the batch.
+-- Joins three unnested arrays, so hash joins only: the planner guesses 10 rows for each
+-- array and could otherwise pick a nested loop over thousands x thousands.
+CREATE FUNCTION ingest_key_events(
+  stored ingest_stored_event[], batch_users ingest_batch_user[], batch_types ingest_batch_type[]
+) RETURNS ingest_keyed_event[]
+LANGUAGE sql SET enable_nestloop = off SET enable_mergejoin = off SET jit = off AS $fn$
+  SELECT array_agg(ROW(u.user_key, t.type_key, s.occurred_at, u.previous_first, u.previous_last)::ingest_keyed_event)
+  FROM unnest(stored) AS s
+  JOIN unnest(batch_users) AS u ON u.user_id = s.user_id
+  JOIN unnest(batch_types) AS t ON t.event_type = s.event_type;
+$fn$;
+
+-- Step 2: dictionaries and user locks, as one upsert per table.
+--
+-- 2a. Missing event types (sorted, so concurrent batches wait for each other in one
+--     order), and the batch's type keys.
+-- 2b. Every user of the batch in one INSERT ... ON CONFLICT DO UPDATE, in user_id order:
+--     a new user is inserted, a known one is locked and advanced (first_seen_at earlier for
+--     a late event, last_seen_at later for a new one). Either way the row is this batch's
+--     until commit, and the lock is taken in the one order every batch uses. A known user
+--     is proposed with its own key (so no identity value is burnt on it, and a row that
+--     somehow did not conflict would fail on the primary key rather than get a new key).
+--     On a conflict PostgreSQL re-reads the latest committed row version, so a batch that
+--     waited reads the state the other one left.
+-- 2c. The events with their keys (ingest_key_events).
+--
+-- Plans: every statement here and in steps 3-4 joins the batch (an unnested array) with
+-- tables through their indexes, and arrays with each other only by hash (2c).
+-- enable_seqscan = off keeps the probes on the indexes whatever the tables' statistics (a
+-- freshly loaded table still "looks" empty). jit = off: a statement's estimated cost easily
+-- passes jit_above_cost here (and disabled scans add 1e10 to it), and compiling costs far
+-- more than these per-batch statements run (measured: 0.5-1 s per statement).
 CREATE OR REPLACE FUNCTION ingest_lock_users(stored ingest_stored_event[])
 RETURNS ingest_keyed_event[] LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
-  keyed ingest_keyed_event[];
+  batch_types ingest_batch_type[];
+  batch_users ingest_batch_user[];
 BEGIN
   INSERT INTO event_types (event_type)
   SELECT DISTINCT s.event_type FROM unnest(stored) AS s
@@ -28,42 +79,32 @@ BEGIN
   ORDER BY 1
   ON CONFLICT (event_type) DO NOTHING;
 
-  -- NOT EXISTS first: ON CONFLICT alone would burn an identity value per known user.
-  -- last_seen_at stays NULL (no stored event) until the update below.
-  INSERT INTO users (user_id, first_seen_at)
-  SELECT s.user_id, min(s.occurred_at) FROM unnest(stored) AS s
-  WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id)
-  GROUP BY s.user_id ORDER BY s.user_id
-  ON CONFLICT (user_id) DO NOTHING;
+  SELECT array_agg(ROW(t.event_type, t.type_key)::ingest_batch_type) INTO batch_types
+  FROM event_types t
+  WHERE t.event_type IN (SELECT s.event_type FROM unnest(stored) AS s);
 
-  -- Lock every user of the batch, in user_id order (the sort sits below the row locking),
-  -- and read their first and latest events before this batch: the latest committed
-  -- values, as a batch that waited for the lock reads the row version it waited for. The
-  -- lock is held to commit: the user's per-user rows are now this batch's alone.
-  SELECT array_agg(ROW(b.user_key, b.type_key, b.occurred_at, b.previous_first, b.previous_last)::ingest_keyed_event)
-  INTO keyed
-  FROM (
-    SELECT u.user_key, t.type_key, s.occurred_at, u.first_seen_at AS previous_first,
-           u.last_seen_at AS previous_last
-    FROM unnest(stored) AS s
-    JOIN users u ON u.user_id = s.user_id
-    JOIN event_types t ON t.event_type = s.event_type
-    ORDER BY u.user_id
-    FOR UPDATE OF u
-  ) AS b;
+  WITH upserted AS (
+    INSERT INTO users AS u (user_key, user_id, first_seen_at, last_seen_at, first_seen_before, last_seen_before)
+    OVERRIDING SYSTEM VALUE
+    SELECT coalesce((SELECT k.user_key FROM users k WHERE k.user_id = b.user_id),
+                    nextval(pg_get_serial_sequence('users', 'user_key'))),
+           b.user_id, b.first_at, b.last_at, b.first_at, NULL
+    FROM (
+      SELECT s.user_id, min(s.occurred_at) AS first_at, max(s.occurred_at) AS last_at
+      FROM unnest(stored) AS s GROUP BY s.user_id
+    ) AS b
+    ORDER BY b.user_id
+    ON CONFLICT (user_id) DO UPDATE
+    SET first_seen_before = u.first_seen_at,
+        last_seen_before  = u.last_seen_at,
+        first_seen_at     = least(u.first_seen_at, EXCLUDED.first_seen_at),
+        last_seen_at      = greatest(u.last_seen_at, EXCLUDED.last_seen_at)
+    RETURNING u.user_id, u.user_key, u.first_seen_before, u.last_seen_before
+  )
+  SELECT array_agg(ROW(user_id, user_key, first_seen_before, last_seen_before)::ingest_batch_user)
+  INTO batch_users FROM upserted;
 
-  -- A late event moved the first event earlier; a new one moved the latest later.
-  UPDATE users u
-  SET first_seen_at = least(u.first_seen_at, m.first_at),
-      last_seen_at  = greatest(u.last_seen_at, m.last_at)
-  FROM (
-    SELECT user_key, min(occurred_at) AS first_at, max(occurred_at) AS last_at
-    FROM unnest(keyed) GROUP BY user_key
-  ) AS m
-  WHERE u.user_key = m.user_key
-    AND (m.first_at < u.first_seen_at OR u.last_seen_at IS NULL OR m.last_at > u.last_seen_at);
-
-  RETURN keyed;
+  RETURN ingest_key_events(stored, batch_users, batch_types);
 END
 $fn$;
 

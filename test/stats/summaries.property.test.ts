@@ -105,6 +105,30 @@ describe('summary tables equal a recomputation from raw events', () => {
     );
   }, 240_000);
 
+  it('under many concurrent writers whose batches share new and known users in any order, without deadlock', async () => {
+    await emptyTables(database.pool);
+    // Rounds of 6 concurrent batches of 150 events each over 120 users, half of them
+    // first seen in that round: every batch inserts users others insert too, locks users
+    // others lock, and writes the same summary rows, with events in random order.
+    const rng = fc.sample(fc.integer({ min: 0, max: 1_000_000 }), { numRuns: 6 * 150 * 4 * 3, seed: 11 });
+    let r = 0;
+    const next = (n: number) => (rng[r++ % rng.length] as number) % n;
+    let id = 0;
+    for (let round = 0; round < 4; round++) {
+      const batches = Array.from({ length: 6 }, () =>
+        Array.from({ length: 150 }, () => ({
+          event_id: `10000000-0000-4000-8000-${String(id++).padStart(12, '0')}`,
+          user_id: `w${next(60) + (next(2) === 0 ? 0 : 60 + round * 60)}`,
+          event_type: ['view', 'login', 'Ωmega'][next(3)] as string,
+          occurred_at: new Date((WINDOW_START + next(WINDOW_END - WINDOW_START)) * 1000).toISOString(),
+          properties: '{}',
+        })),
+      );
+      await Promise.all(batches.map((b) => writeEvents(database.db, b)));
+    }
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+  }, 240_000);
+
   it('rebuild_summaries() builds the same state from the events alone (bulk loads, restores)', async () => {
     await emptyTables(database.pool);
     const events = fc.sample(arbEvent, { numRuns: 150, seed: 7 });
