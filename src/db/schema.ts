@@ -29,6 +29,11 @@ export interface UsersTable {
   user_key: Generated<number>;
   user_id: string;
   first_seen_at: ColumnType<Date, string, string>;
+  /** The user's latest stored event (the write path's in-order fast path). */
+  last_seen_at: ColumnType<Date, string, string>;
+  /** Scratch of the write path's upsert: the two instants before the latest batch. */
+  first_seen_before: ColumnType<Date | null, string | null, string | null>;
+  last_seen_before: ColumnType<Date | null, string | null, string | null>;
 }
 
 export interface EventTypesTable {

@@ -213,7 +213,9 @@ describe('migrations', () => {
     const more = history.map((e, i) => ({
       ...e,
       event_id: `20000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      occurred_at: new Date(Date.parse(e.occurred_at) + (i % 3) * 86_400_000 * 7 - 3_600_000).toISOString(),
+      occurred_at: new Date(
+        Date.parse(e.occurred_at) + (i % 3) * 86_400_000 * 7 - 3_600_000,
+      ).toISOString(),
     }));
     for (let i = 0; i < more.length; i += 29) await writeEvents(database.db, more.slice(i, i + 29));
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
@@ -225,7 +227,13 @@ describe('migrations', () => {
     expect(rows[0].n).toBe(0);
     // The restored 0005 write path works and keeps its summaries exact.
     await writeEvents(database.db, [
-      { ...history[0]!, event_id: '30000000-0000-4000-8000-000000000001', user_id: 'after-down' },
+      {
+        event_id: '30000000-0000-4000-8000-000000000001',
+        occurred_at: '2025-03-05T10:00:00Z',
+        user_id: 'after-down',
+        event_type: 't1',
+        properties: '{}',
+      },
     ]);
     await migrateToLatest(database.db);
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));

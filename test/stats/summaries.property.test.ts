@@ -110,7 +110,10 @@ describe('summary tables equal a recomputation from raw events', () => {
     // Rounds of 6 concurrent batches of 150 events each over 120 users, half of them
     // first seen in that round: every batch inserts users others insert too, locks users
     // others lock, and writes the same summary rows, with events in random order.
-    const rng = fc.sample(fc.integer({ min: 0, max: 1_000_000 }), { numRuns: 6 * 150 * 4 * 3, seed: 11 });
+    const rng = fc.sample(fc.integer({ min: 0, max: 1_000_000 }), {
+      numRuns: 6 * 150 * 4 * 3,
+      seed: 11,
+    });
     let r = 0;
     const next = (n: number) => (rng[r++ % rng.length] as number) % n;
     let id = 0;
@@ -120,7 +123,9 @@ describe('summary tables equal a recomputation from raw events', () => {
           event_id: `10000000-0000-4000-8000-${String(id++).padStart(12, '0')}`,
           user_id: `w${next(60) + (next(2) === 0 ? 0 : 60 + round * 60)}`,
           event_type: ['view', 'login', 'Ωmega'][next(3)] as string,
-          occurred_at: new Date((WINDOW_START + next(WINDOW_END - WINDOW_START)) * 1000).toISOString(),
+          occurred_at: new Date(
+            (WINDOW_START + next(WINDOW_END - WINDOW_START)) * 1000,
+          ).toISOString(),
           properties: '{}',
         })),
       );
