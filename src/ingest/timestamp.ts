@@ -41,7 +41,7 @@ export function parseTimestamp(text: string): ParsedTimestamp | string {
   const micros = frac.padEnd(6, '0').slice(0, 6);
   if (!sign && year >= 100) {
     // UTC given (Z or no offset): the canonical text is the digits themselves. This runs
-    // once per event (a third of the CSV importer's own work was Date round trips here).
+    // once per event (with the Date round trip below it was 9% of the importer's Node CPU).
     // Date.UTC reads years 0-99 as 1900-1999, so those take the path below.
     const epochMs = Date.UTC(
       year,
