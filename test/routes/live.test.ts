@@ -24,6 +24,30 @@ describe('SampleRing', () => {
   });
 });
 
+/** The real route on a real counter, sampled every 5 ms instead of every second. */
+async function liveRouteOnCounter() {
+  const app = Fastify();
+  const registry = new Registry();
+  const accepted = new Counter({ name: 'accepted', help: 'test', registers: [registry] });
+  app.decorate('metrics', {
+    registry,
+    // Only `accepted` is read by the route.
+    ingest: {
+      accepted,
+      skipped: accepted,
+      rejected: new Counter({
+        name: 'r',
+        help: 't',
+        labelNames: ['source', 'reason'],
+        registers: [],
+      }),
+    },
+    recordHttp: () => {},
+  });
+  await app.register(liveRoutes, { sampleEveryMs: 5 });
+  return { app, accepted };
+}
+
 describe('GET /stats/live', () => {
   let database: TestDatabase;
   beforeAll(async () => {
@@ -54,26 +78,7 @@ describe('GET /stats/live', () => {
   });
 
   it('forgets events once they are older than the 60 samples', async () => {
-    // The real route on a real counter, sampled every 5 ms instead of every second.
-    const app = Fastify();
-    const registry = new Registry();
-    const accepted = new Counter({ name: 'accepted', help: 'test', registers: [registry] });
-    app.decorate('metrics', {
-      registry,
-      // Only `accepted` is read by the route.
-      ingest: {
-        accepted,
-        skipped: accepted,
-        rejected: new Counter({
-          name: 'r',
-          help: 't',
-          labelNames: ['source', 'reason'],
-          registers: [],
-        }),
-      },
-      recordHttp: () => {},
-    });
-    await app.register(liveRoutes, { sampleEveryMs: 5 });
+    const { app, accepted } = await liveRouteOnCounter();
     try {
       accepted.inc(90);
       expect((await app.inject('/stats/live')).json()).toEqual({
@@ -99,25 +104,7 @@ describe('GET /stats/live', () => {
   });
 
   it('stops sampling when the app closes', async () => {
-    const app = Fastify();
-    const registry = new Registry();
-    const accepted = new Counter({ name: 'accepted', help: 'test', registers: [registry] });
-    app.decorate('metrics', {
-      registry,
-      // Only `accepted` is read by the route.
-      ingest: {
-        accepted,
-        skipped: accepted,
-        rejected: new Counter({
-          name: 'r',
-          help: 't',
-          labelNames: ['source', 'reason'],
-          registers: [],
-        }),
-      },
-      recordHttp: () => {},
-    });
-    await app.register(liveRoutes, { sampleEveryMs: 5 });
+    const { app, accepted } = await liveRouteOnCounter();
     await app.ready();
     const get = accepted.get.bind(accepted);
     let reads = 0;

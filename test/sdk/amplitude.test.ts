@@ -1,31 +1,24 @@
 import { createInstance, Identify } from '@amplitude/analytics-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ExpectedEvent,
   expectStored,
   installedVersion,
-  type SdkServer,
+  ORDER,
   startLossyProxy,
-  startSdkServer,
   timed,
+  useSdkServer,
 } from './harness.js';
 
 // The real @amplitude/analytics-node against the running service: POST /2/httpapi, the key
 // as api_key in the JSON body; the SDK reads the outcome from the JSON body's `code`.
 
-let server: SdkServer;
-beforeAll(async () => {
-  server = await startSdkServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useSdkServer();
 
 const LIB = {
   $lib: 'amplitude-node-ts',
   $lib_version: installedVersion('@amplitude/analytics-node'),
 };
-const ORDER = { order_id: 'o-1', revenue: 12.5, items: [{ sku: 'a', qty: 2 }], coupon: null };
 
 const EXPECTED: ExpectedEvent[] = [
   {
@@ -58,7 +51,7 @@ const EXPECTED: ExpectedEvent[] = [
  */
 async function send(apiKey: string, path = '/2/httpapi'): Promise<{ codes: number[]; ms: number }> {
   const client = createInstance();
-  await client.init(apiKey, { serverUrl: `${server.baseUrl}${path}`, logLevel: 0 }).promise;
+  await client.init(apiKey, { serverUrl: `${server().baseUrl}${path}`, logLevel: 0 }).promise;
   let results: { code: number }[] = [];
   const ms = await timed(async () => {
     const pending = [
@@ -91,33 +84,33 @@ async function send(apiKey: string, path = '/2/httpapi'): Promise<{ codes: numbe
 
 describe('@amplitude/analytics-node', () => {
   it('delivers events, an identify and a page view: stored exactly, and in /stats', async () => {
-    const { codes, ms } = await send(server.writeKey);
+    const { codes, ms } = await send(server().writeKey);
     expect(codes).toEqual([200, 200, 200]);
-    expectStored(await server.storedEvents(), EXPECTED, ms);
-    expect(await server.stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100')).toEqual(
-      [
-        { event_type: '$identify', count: 1, unique_users: 1 },
-        { event_type: 'Order Completed', count: 1, unique_users: 1 },
-        { event_type: 'Page Viewed', count: 1, unique_users: 1 },
-      ],
-    );
-    expect(await server.stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
+    expectStored(await server().storedEvents(), EXPECTED, ms);
+    expect(
+      await server().stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100'),
+    ).toEqual([
+      { event_type: '$identify', count: 1, unique_users: 1 },
+      { event_type: 'Order Completed', count: 1, unique_users: 1 },
+      { event_type: 'Page Viewed', count: 1, unique_users: 1 },
+    ]);
+    expect(await server().stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
       { date: '2024-03-05', unique_users: 2 },
     ]);
   });
 
   it('stores nothing new when the same events come again (a retry), on /batch too', async () => {
-    const before = await server.storedEvents();
-    expect((await send(server.writeKey)).codes).toEqual([200, 200, 200]);
-    expect((await send(server.writeKey, '/batch')).codes).toEqual([200, 200, 200]);
-    expect(await server.storedEvents()).toEqual(before);
+    const before = await server().storedEvents();
+    expect((await send(server().writeKey)).codes).toEqual([200, 200, 200]);
+    expect((await send(server().writeKey, '/batch')).codes).toEqual([200, 200, 200]);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('is refused with a wrong key: the SDK reports the 401, nothing is stored', async () => {
-    const before = await server.storedEvents();
+    const before = await server().storedEvents();
     const { codes } = await send('not-a-key');
     expect(codes).toEqual([401, 401, 401]);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('a wrong key is final: even the retrying timer flush drops the events at once', async () => {
@@ -125,7 +118,7 @@ describe('@amplitude/analytics-node', () => {
     // missing_field (else the result would be "exceeded retry count" after flushMaxRetries).
     const client = createInstance();
     await client.init('not-a-key', {
-      serverUrl: `${server.baseUrl}/2/httpapi`,
+      serverUrl: `${server().baseUrl}/2/httpapi`,
       logLevel: 0,
       flushIntervalMillis: 20,
       flushMaxRetries: 3,
@@ -138,12 +131,12 @@ describe('@amplitude/analytics-node', () => {
   });
 
   it('a lost response: the timer flush sends the batch again, and it is stored once', async () => {
-    const proxy = await startLossyProxy(server.baseUrl, 1, 'truncate');
+    const proxy = await startLossyProxy(server().baseUrl, 1, 'truncate');
     try {
-      const before = (await server.storedEvents()).length;
+      const before = (await server().storedEvents()).length;
       const client = createInstance();
       // Only the timer flush retries (an explicit flush() reports the failure instead).
-      await client.init(server.writeKey, {
+      await client.init(server().writeKey, {
         serverUrl: `${proxy.url}/2/httpapi`,
         logLevel: 0,
         flushIntervalMillis: 20,
@@ -159,7 +152,7 @@ describe('@amplitude/analytics-node', () => {
       ).promise;
       expect(result.code).toBe(200);
       expect(proxy.forwarded).toBe(2);
-      const rows = await server.storedEvents();
+      const rows = await server().storedEvents();
       expect(rows).toHaveLength(before + 1);
       expect(rows.filter((e) => e.user_id === 'amp-user-8').map((e) => e.event_id)).toEqual([
         'b598e6d8-8a0d-5e3e-a430-432ca23ececc',

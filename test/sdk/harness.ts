@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createKey } from '../../src/auth/keys.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -29,6 +29,32 @@ export interface SdkServer {
   stats(pathAndQuery: string): Promise<unknown>;
   close(): Promise<void>;
 }
+
+/**
+ * One SDK server for the calling test file: started before its tests and closed after
+ * them. Call the returned function inside a test to get it.
+ */
+export function useSdkServer(): () => SdkServer {
+  let server: SdkServer | undefined;
+  beforeAll(async () => {
+    server = await startSdkServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => {
+    if (!server) throw new Error('the SDK server is not started (use it inside a test)');
+    return server;
+  };
+}
+
+/** The order every SDK test sends as an event's properties. */
+export const ORDER = {
+  order_id: 'o-1',
+  revenue: 12.5,
+  items: [{ sku: 'a', qty: 2 }],
+  coupon: null,
+};
 
 export async function startSdkServer(): Promise<SdkServer> {
   const database = await createTestDatabase();

@@ -1,25 +1,19 @@
 import { PostHog } from 'posthog-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type ExpectedEvent,
   expectStored,
   installedVersion,
-  type SdkServer,
+  ORDER,
   startLossyProxy,
-  startSdkServer,
   timed,
+  useSdkServer,
 } from './harness.js';
 
 // The real posthog-node against the running service: POST /batch/, the key as api_key in
 // the gzip JSON body.
 
-let server: SdkServer;
-beforeAll(async () => {
-  server = await startSdkServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useSdkServer();
 
 // What posthog-node adds to every event's properties.
 const NODE = {
@@ -28,7 +22,6 @@ const NODE = {
   $is_server: true,
   $geoip_disable: true,
 };
-const ORDER = { order_id: 'o-1', revenue: 12.5, items: [{ sku: 'a', qty: 2 }], coupon: null };
 
 const EXPECTED: ExpectedEvent[] = [
   {
@@ -61,7 +54,7 @@ const EXPECTED: ExpectedEvent[] = [
  * an explicit uuid, which sends the same wire message.
  */
 async function send(apiKey: string): Promise<{ emitted: unknown[]; ms: number }> {
-  const client = new PostHog(apiKey, { host: server.baseUrl, fetchRetryDelay: 100 });
+  const client = new PostHog(apiKey, { host: server().baseUrl, fetchRetryDelay: 100 });
   const emitted: unknown[] = [];
   client.on('error', (error) => emitted.push(error));
   const ms = await timed(async () => {
@@ -93,33 +86,33 @@ async function send(apiKey: string): Promise<{ emitted: unknown[]; ms: number }>
 
 describe('posthog-node', () => {
   it('delivers events, a page view and an identify: stored exactly, and in /stats', async () => {
-    const { emitted, ms } = await send(server.writeKey);
+    const { emitted, ms } = await send(server().writeKey);
     expect(emitted).toEqual([]);
-    expectStored(await server.storedEvents(), EXPECTED, ms);
-    expect(await server.stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100')).toEqual(
-      [
-        { event_type: '$identify', count: 1, unique_users: 1 },
-        { event_type: '$pageview', count: 1, unique_users: 1 },
-        { event_type: 'order completed', count: 1, unique_users: 1 },
-      ],
-    );
-    expect(await server.stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
+    expectStored(await server().storedEvents(), EXPECTED, ms);
+    expect(
+      await server().stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100'),
+    ).toEqual([
+      { event_type: '$identify', count: 1, unique_users: 1 },
+      { event_type: '$pageview', count: 1, unique_users: 1 },
+      { event_type: 'order completed', count: 1, unique_users: 1 },
+    ]);
+    expect(await server().stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
       { date: '2024-03-05', unique_users: 2 },
     ]);
   });
 
   it('stores nothing new when the same events come again (a retry)', async () => {
-    const before = await server.storedEvents();
-    const { emitted } = await send(server.writeKey);
+    const before = await server().storedEvents();
+    const { emitted } = await send(server().writeKey);
     expect(emitted).toEqual([]);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('stores an identify() (the SDK gives it a fresh uuid) as $identify with $set', async () => {
-    const client = new PostHog(server.writeKey, { host: server.baseUrl });
+    const client = new PostHog(server().writeKey, { host: server().baseUrl });
     client.identify({ distinctId: 'ph-user-3', properties: { email: 'u3@example.com' } });
     await client.shutdown(15_000);
-    const rows = (await server.storedEvents()).filter((e) => e.user_id === 'ph-user-3');
+    const rows = (await server().storedEvents()).filter((e) => e.user_id === 'ph-user-3');
     expect(rows.map(({ event_type, properties }) => ({ event_type, properties }))).toEqual([
       {
         event_type: '$identify',
@@ -129,7 +122,7 @@ describe('posthog-node', () => {
   });
 
   it('is refused with a wrong key: the SDK reports the error, nothing is stored', async () => {
-    const before = await server.storedEvents();
+    const before = await server().storedEvents();
     // posthog-node also prints the failed flush on the console: keep the test output clean.
     const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
     let emitted: unknown[];
@@ -140,14 +133,14 @@ describe('posthog-node', () => {
     }
     expect(emitted.length).toBeGreaterThan(0);
     expect(String(emitted[0])).toMatch(/status=401/);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('a lost response: the SDK sends the batch again by itself, and it is stored once', async () => {
-    const proxy = await startLossyProxy(server.baseUrl, 1);
+    const proxy = await startLossyProxy(server().baseUrl, 1);
     try {
-      const before = (await server.storedEvents()).length;
-      const client = new PostHog(server.writeKey, { host: proxy.url, fetchRetryDelay: 100 });
+      const before = (await server().storedEvents()).length;
+      const client = new PostHog(server().writeKey, { host: proxy.url, fetchRetryDelay: 100 });
       const emitted: unknown[] = [];
       client.on('error', (error) => emitted.push(error));
       client.capture({
@@ -159,7 +152,7 @@ describe('posthog-node', () => {
       await client.shutdown(15_000);
       expect(emitted).toEqual([]);
       expect(proxy.forwarded).toBe(2);
-      const rows = await server.storedEvents();
+      const rows = await server().storedEvents();
       expect(rows).toHaveLength(before + 1);
       expect(rows.filter((e) => e.user_id === 'ph-user-9').map((e) => e.event_id)).toEqual([
         '0190a5e8-0000-7000-8000-000000000009',

@@ -1,31 +1,24 @@
 import Analytics from '@rudderstack/rudder-sdk-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ExpectedEvent,
   expectStored,
   installedVersion,
-  type SdkServer,
+  ORDER,
   startLossyProxy,
-  startSdkServer,
   timed,
+  useSdkServer,
 } from './harness.js';
 
 // The real @rudderstack/rudder-sdk-node against the running service: POST /v1/batch, the
 // key in HTTP Basic only, gzip bodies labelled application/x-www-form-urlencoded.
 
-let server: SdkServer;
-beforeAll(async () => {
-  server = await startSdkServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useSdkServer();
 
 const LIB = {
   $lib: 'analytics-node', // what this SDK calls itself in context.library
   $lib_version: installedVersion('@rudderstack/rudder-sdk-node'),
 };
-const ORDER = { order_id: 'o-1', revenue: 12.5, items: [{ sku: 'a', qty: 2 }], coupon: null };
 
 const EXPECTED: ExpectedEvent[] = [
   {
@@ -62,7 +55,7 @@ async function send(
 ): Promise<{ handled: unknown[]; failures: unknown[]; ms: number }> {
   const handled: unknown[] = [];
   const client = new Analytics(writeKey, {
-    dataPlaneUrl: server.baseUrl,
+    dataPlaneUrl: server().baseUrl,
     logLevel: 'none', // its errors are asserted below, not printed
     errorHandler: (error) => handled.push(error),
   });
@@ -107,43 +100,46 @@ async function send(
 
 describe('@rudderstack/rudder-sdk-node', () => {
   it('delivers track/identify/page (gzip): stored exactly as mapped, and in /stats', async () => {
-    const { handled, failures, ms } = await send(server.writeKey);
+    const { handled, failures, ms } = await send(server().writeKey);
     expect([...handled, ...failures]).toEqual([]);
-    expectStored(await server.storedEvents(), EXPECTED, ms);
-    expect(await server.stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100')).toEqual(
-      [
-        { event_type: '$identify', count: 1, unique_users: 1 },
-        { event_type: '$pageview', count: 1, unique_users: 1 },
-        { event_type: 'Order Completed', count: 1, unique_users: 1 },
-      ],
-    );
-    expect(await server.stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
+    expectStored(await server().storedEvents(), EXPECTED, ms);
+    expect(
+      await server().stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100'),
+    ).toEqual([
+      { event_type: '$identify', count: 1, unique_users: 1 },
+      { event_type: '$pageview', count: 1, unique_users: 1 },
+      { event_type: 'Order Completed', count: 1, unique_users: 1 },
+    ]);
+    expect(await server().stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
       { date: '2024-03-05', unique_users: 2 },
     ]);
   });
 
   it('stores nothing new when the same messages come again (a retry)', async () => {
-    const before = await server.storedEvents();
-    const { handled, failures } = await send(server.writeKey);
+    const before = await server().storedEvents();
+    const { handled, failures } = await send(server().writeKey);
     expect([...handled, ...failures]).toEqual([]);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('is refused with a wrong key: the SDK reports a 401 and does not retry it', async () => {
-    const before = await server.storedEvents();
+    const before = await server().storedEvents();
     const { failures } = await send('not-a-key');
     const statuses = failures.map(
       (error) => (error as { response?: { status?: number } }).response?.status,
     );
     expect(statuses).toEqual([401, 401, 401]);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('a lost response: the SDK sends the batch again by itself, and it is stored once', async () => {
-    const proxy = await startLossyProxy(server.baseUrl, 1);
+    const proxy = await startLossyProxy(server().baseUrl, 1);
     try {
-      const before = (await server.storedEvents()).length;
-      const client = new Analytics(server.writeKey, { dataPlaneUrl: proxy.url, logLevel: 'none' });
+      const before = (await server().storedEvents()).length;
+      const client = new Analytics(server().writeKey, {
+        dataPlaneUrl: proxy.url,
+        logLevel: 'none',
+      });
       const delivered = new Promise((resolve) =>
         client.track(
           {
@@ -159,7 +155,7 @@ describe('@rudderstack/rudder-sdk-node', () => {
       await client.flush();
       expect(await delivered).toBeUndefined();
       expect(proxy.forwarded).toBe(2);
-      const rows = await server.storedEvents();
+      const rows = await server().storedEvents();
       expect(rows).toHaveLength(before + 1);
       expect(rows.filter((e) => e.user_id === 'rs-user-9').map((e) => e.event_id)).toEqual([
         '00df20d9-81b4-52ec-8367-9a252e922779',

@@ -1,31 +1,24 @@
 import { Analytics } from '@segment/analytics-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ExpectedEvent,
   expectStored,
   installedVersion,
-  type SdkServer,
+  ORDER,
   startLossyProxy,
-  startSdkServer,
   timed,
+  useSdkServer,
 } from './harness.js';
 
 // The real @segment/analytics-node against the running service: POST /v1/batch, the key
 // in HTTP Basic and as writeKey in the body, plain JSON.
 
-let server: SdkServer;
-beforeAll(async () => {
-  server = await startSdkServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useSdkServer();
 
 const LIB = {
   $lib: '@segment/analytics-node',
   $lib_version: installedVersion('@segment/analytics-node'),
 };
-const ORDER = { order_id: 'o-1', revenue: 12.5, items: [{ sku: 'a', qty: 2 }], coupon: null };
 
 const EXPECTED: ExpectedEvent[] = [
   {
@@ -59,7 +52,7 @@ const EXPECTED: ExpectedEvent[] = [
 async function send(
   writeKey: string,
 ): Promise<{ emitted: unknown[]; failures: unknown[]; ms: number }> {
-  const analytics = new Analytics({ writeKey, host: server.baseUrl });
+  const analytics = new Analytics({ writeKey, host: server().baseUrl });
   const emitted: unknown[] = [];
   analytics.on('error', (error) => emitted.push(error));
   const outcomes: Promise<unknown>[] = [];
@@ -109,34 +102,34 @@ async function send(
 
 describe('@segment/analytics-node', () => {
   it('delivers track/identify/page: stored exactly as mapped, and in /stats', async () => {
-    const { emitted, failures, ms } = await send(server.writeKey);
+    const { emitted, failures, ms } = await send(server().writeKey);
     expect([...emitted, ...failures]).toEqual([]);
-    expectStored(await server.storedEvents(), EXPECTED, ms);
-    expect(await server.stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100')).toEqual(
-      [
-        { event_type: '$identify', count: 1, unique_users: 1 },
-        { event_type: '$pageview', count: 1, unique_users: 1 },
-        { event_type: 'Order Completed', count: 1, unique_users: 1 },
-      ],
-    );
-    expect(await server.stats('/stats/dau?from=2024-03-05&to=2024-03-06')).toEqual([
+    expectStored(await server().storedEvents(), EXPECTED, ms);
+    expect(
+      await server().stats('/stats/top-events?from=2024-03-05&to=2024-03-05&limit=100'),
+    ).toEqual([
+      { event_type: '$identify', count: 1, unique_users: 1 },
+      { event_type: '$pageview', count: 1, unique_users: 1 },
+      { event_type: 'Order Completed', count: 1, unique_users: 1 },
+    ]);
+    expect(await server().stats('/stats/dau?from=2024-03-05&to=2024-03-06')).toEqual([
       { date: '2024-03-05', unique_users: 2 },
       { date: '2024-03-06', unique_users: 0 },
     ]);
   });
 
   it('stores nothing new when the same messages come again (a retry)', async () => {
-    const before = await server.storedEvents();
-    const { emitted, failures } = await send(server.writeKey);
+    const before = await server().storedEvents();
+    const { emitted, failures } = await send(server().writeKey);
     expect([...emitted, ...failures]).toEqual([]);
-    expect(await server.storedEvents()).toEqual(before);
-    expect(await server.stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
+    expect(await server().storedEvents()).toEqual(before);
+    expect(await server().stats('/stats/dau?from=2024-03-05&to=2024-03-05')).toEqual([
       { date: '2024-03-05', unique_users: 2 },
     ]);
   });
 
   it('is refused with a wrong key: the SDK reports the failure, nothing is stored', async () => {
-    const before = await server.storedEvents();
+    const before = await server().storedEvents();
     const { failures } = await send('not-a-key');
     // Segment drops a batch on a 4xx other than 408/410/429/460: one attempt, no retry loop.
     expect(failures.map((error) => String((error as Error).message))).toEqual([
@@ -144,14 +137,14 @@ describe('@segment/analytics-node', () => {
       '[401] Unauthorized',
       '[401] Unauthorized',
     ]);
-    expect(await server.storedEvents()).toEqual(before);
+    expect(await server().storedEvents()).toEqual(before);
   });
 
   it('a lost response: the SDK sends the batch again by itself, and it is stored once', async () => {
-    const proxy = await startLossyProxy(server.baseUrl, 1);
+    const proxy = await startLossyProxy(server().baseUrl, 1);
     try {
-      const before = (await server.storedEvents()).length;
-      const analytics = new Analytics({ writeKey: server.writeKey, host: proxy.url });
+      const before = (await server().storedEvents()).length;
+      const analytics = new Analytics({ writeKey: server().writeKey, host: proxy.url });
       const delivered = new Promise((resolve) =>
         analytics.track(
           {
@@ -166,7 +159,7 @@ describe('@segment/analytics-node', () => {
       await analytics.closeAndFlush({ timeout: 15_000 });
       expect(await delivered).toBeUndefined();
       expect(proxy.forwarded).toBe(2); // the service saw the batch twice
-      const rows = await server.storedEvents();
+      const rows = await server().storedEvents();
       expect(rows).toHaveLength(before + 1);
       expect(rows.filter((e) => e.user_id === 'seg-user-9').map((e) => e.event_id)).toEqual([
         '526c3693-8073-5114-9885-fd08f9b056e4',
