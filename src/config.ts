@@ -34,7 +34,7 @@ export interface Config {
   requireDatabaseUrl: boolean;
   /** IANA zones with summaries besides UTC (REPORT_TIME_ZONES, comma-separated). */
   reportTimeZones: string[];
-  // Hardening limits (issue 9); see README "Limits".
+  // Hardening limits (issue 9); see docs/operations.md "Limits".
   /** A request (headers and body) must arrive within this long, else 408. */
   requestTimeoutMs: number;
   /** The request headers must arrive within this long, else 408. */

@@ -9,7 +9,7 @@ import type { ErrorResponse } from '../schemas/errors.js';
 import { writeAccessLine } from './access-log.js';
 import { UNMATCHED_PATH } from './metrics.js';
 
-/** What a client may hold of the HTTP server (configuration; README "Limits"). */
+/** What a client may hold of the HTTP server (configuration; docs/operations.md "Limits"). */
 export type HttpLimits = Pick<
   Config,
   | 'requestTimeoutMs'
