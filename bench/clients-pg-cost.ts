@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { createKysely, createPool } from '../src/db/pool.js';
 import type { ValidEvent } from '../src/ingest/validate-event.js';
-import { storeUniqueEvents } from '../src/ingest/write-events.js';
+import { storeUniqueEvents, toStore } from '../src/ingest/write-events.js';
 import type { IdSpace } from './clients-bodies.js';
 
 function backendNanos(pid: number): number {
@@ -58,11 +58,12 @@ export async function measurePgCost(
     const costs: PgCost[] = [];
     for (const size of sizes) {
       // PL/pgSQL plans its statements on the first calls of a session: leave those out.
-      for (let i = 0; i < 6; i++) await storeUniqueEvents(db, events(ids, size));
+      for (let i = 0; i < 6; i++)
+        await storeUniqueEvents(db, toStore(1, 'events', events(ids, size)));
       const calls = Math.max(10, Math.min(200, Math.round(4000 / size)));
       const samples: number[] = [];
       for (let i = 0; i < calls; i++) {
-        const batch = events(ids, size);
+        const batch = toStore(1, 'events', events(ids, size));
         const before = backendNanos(pid);
         await storeUniqueEvents(db, batch);
         samples.push((backendNanos(pid) - before) / 1000);

@@ -22,9 +22,11 @@ import metrics from './plugins/metrics.js';
 import queryParams from './plugins/query-params.js';
 import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
+import projects from './projects/plugin.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
+import projectRoutes from './routes/projects.js';
 import sdkRoutes from './routes/sdk.js';
 import statsRoutes from './routes/stats.js';
 
@@ -41,6 +43,7 @@ export interface AppOptions {
     | 'groupCommitMaxEvents'
     | 'groupCommitMaxWaitMs'
     | 'groupCommitConcurrency'
+    | 'reportTimeZones'
   > &
     Partial<HttpLimits & Pick<Config, 'metricsToken'>>;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
@@ -72,7 +75,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
     genReqId: requestIdFor,
     bodyLimit: config.maxBodyBytes,
-    ajv: { customOptions: { allErrors: true } },
+    // removeAdditional off: a body with a field its schema does not allow is a 422, never
+    // silently trimmed (Fastify's default would drop the field and go on).
+    ajv: { customOptions: { allErrors: true, removeAdditional: false } },
     ...httpServerOptions(config),
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -91,6 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRoute', statsRoutesNeedReadKey);
   await app.register(cors, { corsOrigins: config.corsOrigins });
   await app.register(auth, { mode: config.auth, cacheTtlMs: options.keyCacheTtlMs });
+  await app.register(projects);
   await app.register(ingest, {
     groupCommit: {
       maxEvents: config.groupCommitMaxEvents,
@@ -113,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(statsRoutes);
+  await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
   await app.register(liveRoutes);
   await app.register(dashboard);
   return app;

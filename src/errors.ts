@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'invalid_json'
   | 'not_found'
+  | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'validation_error'

@@ -5,18 +5,15 @@ import { openDatabase } from './db/database.js';
 import { EmbeddedPostgresError } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createKysely, createPool } from './db/pool.js';
-import { ensureReportZones } from './stats/report-zones.js';
+import { ensureDefaultProjectZones } from './projects/default-zones.js';
 
 /** In-flight requests get this long after SIGTERM/SIGINT before the process gives up. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /**
- * Migrations run on a pool of their own: a backfill on a large table may rightly take
- * longer than the statement timeout the serving pool has.
- */
-/**
- * Migrations, then the summaries of reporting zones added since the last start, on a
- * connection of their own without the statement timeout (building a zone reads every event).
+ * Migrations, then the summaries of reporting zones added to the default project since the
+ * last start (REPORT_TIME_ZONES), on a connection of their own without the statement
+ * timeout: a backfill on a large table may rightly take longer than the serving pool allows.
  */
 async function migrate(
   url: string,
@@ -25,7 +22,7 @@ async function migrate(
   const db = createKysely(createPool(url, { max: 1, applicationName: 'events-analytics-migrate' }));
   try {
     const applied = await migrateToLatest(db);
-    return { applied, zones: await ensureReportZones(db, reportTimeZones) };
+    return { applied, zones: await ensureDefaultProjectZones(db, reportTimeZones) };
   } finally {
     await db.destroy();
   }
@@ -65,7 +62,9 @@ async function main(): Promise<void> {
       { migrations: applied },
       applied.length ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date',
     );
-    if (zones.length) log.info({ zones }, `built summaries for time zones ${zones.join(', ')}`);
+    if (zones.length) {
+      log.info({ zones }, `built summaries of project default for time zones ${zones.join(', ')}`);
+    }
     app = await buildApp({ config, db: database.db, pool: database.pool });
     await app.listen({ port: config.port, host: config.host });
     const openAccess = openAccessWarning(config);

@@ -13,7 +13,7 @@ type Lookup = { key: ApiKey } | { key: undefined };
  */
 export class KeyCache {
   private readonly cache: LRUCache<string, Lookup>;
-  private readonly used = new Set<string>();
+  private readonly used = new Set<number>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -28,14 +28,14 @@ export class KeyCache {
 
   async lookup(key: string): Promise<ApiKey | undefined> {
     const found = (await this.cache.fetch(hashKey(key).toString('hex')))?.key;
-    if (found) this.used.add(found.name);
+    if (found) this.used.add(found.id);
     return found;
   }
 
   /** Writes the keys used since the last flush to last_used_at. */
   async flushUsage(): Promise<void> {
-    const names = [...this.used];
+    const ids = [...this.used];
     this.used.clear();
-    await markUsed(this.db, names);
+    await markUsed(this.db, ids);
   }
 }

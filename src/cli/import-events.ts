@@ -1,7 +1,8 @@
 /**
  * Bulk CSV import:
  *
- *   npm run import -- data/events.csv [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects rejects.csv]
+ *   npm run import -- data/events.csv [--project default] [--batch-size 5000] [--in-flight 2]
+ *                     [--dry-run] [--rejects rejects.csv]
  *
  * Arguments, log lines, the progress bar and exit codes; the pipeline is src/import/.
  */
@@ -18,6 +19,7 @@ import { isDatabaseUnavailable } from '../errors.js';
 import { csvField } from '../import/csv-field.js';
 import { CsvFormatError, CsvHeaderError, type CsvRow, openCsv } from '../import/csv-rows.js';
 import { type ImportSink, type ImportTotals, runImport } from '../import/run-import.js';
+import { DEFAULT_PROJECT, findProject, SLUG } from '../projects/repository.js';
 
 const SHOWN_REJECTS = 20;
 const DEFAULT_BATCH_SIZE = 5000;
@@ -27,6 +29,7 @@ class UsageError extends Error {}
 
 interface ImportArgs {
   path: string;
+  project: string;
   batchSize: number;
   inFlight: number;
   dryRun: boolean;
@@ -34,6 +37,7 @@ interface ImportArgs {
 }
 
 const OPTIONS = {
+  project: { type: 'string' },
   'batch-size': { type: 'string' },
   'in-flight': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -59,11 +63,16 @@ function parseImportArgs(argv: string[]): ImportArgs {
   const { values, positionals } = parsed;
   if (positionals.length !== 1 || !positionals[0]) {
     throw new UsageError(
-      'usage: import FILE [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects FILE]',
+      'usage: import FILE [--project SLUG] [--batch-size 5000] [--in-flight 2] [--dry-run] [--rejects FILE]',
     );
+  }
+  const project = values.project ?? DEFAULT_PROJECT;
+  if (!SLUG.test(project)) {
+    throw new UsageError(`--project must be a project slug ([a-z0-9-]{1,40}), got "${project}"`);
   }
   return {
     path: positionals[0],
+    project,
     batchSize: integerOption(
       'batch-size',
       values['batch-size'] ?? String(DEFAULT_BATCH_SIZE),
@@ -169,9 +178,17 @@ async function run(args: ImportArgs): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
+    let projectId = 0;
     if (!args.dryRun) {
       database = await openDatabase(loadConfig(), pino({ level: 'warn' }));
       await migrateToLatest(database.db);
+      const project = await findProject(database.db, { slug: args.project });
+      if (!project) {
+        throw new UsageError(
+          `no project "${args.project}" (create it with: npm run projects -- create ${args.project})`,
+        );
+      }
+      projectId = project.id;
     }
     if (args.rejectsPath) {
       rejects = createWriteStream(args.rejectsPath);
@@ -180,6 +197,7 @@ async function run(args: ImportArgs): Promise<number> {
     log('info', 'import_start', {
       batch_size: args.batchSize,
       path: args.path,
+      project: args.project,
       ...(args.dryRun ? { dry_run: 'true' } : {}),
     });
 
@@ -201,6 +219,7 @@ async function run(args: ImportArgs): Promise<number> {
     const outcome = await runImport({
       source,
       pool: database?.pool,
+      projectId,
       batchSize: args.batchSize,
       inFlight: args.inFlight,
       signal: interrupt.signal,

@@ -9,6 +9,7 @@ import {
   Migrator,
   sql,
 } from 'kysely';
+import { applyFunctions } from './functions.js';
 import type { Database } from './schema.js';
 
 /**
@@ -62,10 +63,15 @@ function unwrap(results: MigrationResult[] | undefined, error: unknown): Migrati
   return results ?? [];
 }
 
-/** Applies every pending migration; returns the names applied. */
+/**
+ * Applies every pending migration, then the SQL functions of sql/functions/ (when they
+ * changed); returns the names of the migrations applied.
+ */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   const { results, error } = await migrator(db).migrateToLatest();
-  return unwrap(results, error).map((r) => r.migrationName);
+  const applied = unwrap(results, error).map((r) => r.migrationName);
+  await applyFunctions(db);
+  return applied;
 }
 
 /** Reverts the latest applied migration; returns its name (none when nothing was applied). */

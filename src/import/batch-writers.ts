@@ -30,10 +30,10 @@ export class BatchWriters {
     this.free = [...writers];
   }
 
-  static async open(pool: pg.Pool, size: number): Promise<BatchWriters> {
+  static async open(pool: pg.Pool, projectId: number, size: number): Promise<BatchWriters> {
     const writers: StagingWriter[] = [];
     try {
-      for (let i = 0; i < size; i++) writers.push(await StagingWriter.open(pool));
+      for (let i = 0; i < size; i++) writers.push(await StagingWriter.open(pool, projectId));
     } catch (error) {
       for (const writer of writers) writer.close();
       throw error;

@@ -32,6 +32,8 @@ export interface ImportOptions {
   source: CsvSource;
   /** The database to write to; none for a dry run (validate and count only). */
   pool: pg.Pool | undefined;
+  /** The project the events go to (its id). */
+  projectId: number;
   batchSize: number;
   /** Batches written at once, each on its own connection. */
   inFlight: number;
@@ -70,7 +72,7 @@ export async function runImport(options: ImportOptions): Promise<ImportOutcome> 
   };
 
   try {
-    if (pool) writers = await BatchWriters.open(pool, options.inFlight);
+    if (pool) writers = await BatchWriters.open(pool, options.projectId, options.inFlight);
     let parsed = 0;
     let batch: ValidEvent[] = [];
     let batchRead = 0;

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { SOURCE_CODES } from '../ingest/sources.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
-import { firstOccurrences, type WriteResult } from '../ingest/write-events.js';
+import { firstOccurrences, toStore, type WriteResult } from '../ingest/write-events.js';
 
 const COPY_SPECIAL = /[\\\t\n\r]/;
 
@@ -17,8 +18,11 @@ function copyText(value: string): string {
 }
 
 /** The COPY text of the first occurrence of each event_id. */
-function copyRows(events: ValidEvent[]): { text: string; unique: number; total: number } {
-  const unique = firstOccurrences(events);
+function copyRows(
+  projectId: number,
+  events: ValidEvent[],
+): { text: string; unique: number; total: number } {
+  const unique = firstOccurrences(toStore(projectId, 'events', events));
   let text = '';
   for (const e of unique) {
     // event_id and occurred_at are canonical (hex digits, ISO digits): nothing to escape.
@@ -28,16 +32,19 @@ function copyRows(events: ValidEvent[]): { text: string; unique: number; total: 
 }
 
 /**
- * Writes import batches on a connection of its own: COPY into a session-local staging
- * table, then the same ingest_events() as POST /events (dedup insert + exact summaries), in
- * one transaction per batch. A crash loses at most the batch in flight; re-running imports
- * what is missing.
+ * Writes import batches into one project on a connection of its own: COPY into a
+ * session-local staging table, then the same ingest_events() as POST /events (dedup insert
+ * + exact summaries; imported ids share POST /events' family), in one transaction per
+ * batch. A crash loses at most the batch in flight; re-running imports what is missing.
  */
 export class StagingWriter {
   /** Set when the connection failed (dropped, server gone): the writer is unusable. */
   private failure: Error | undefined;
 
-  private constructor(private readonly client: pg.PoolClient) {
+  private constructor(
+    private readonly client: pg.PoolClient,
+    private readonly projectId: number,
+  ) {
     // A checked-out client whose connection drops emits 'error'; unhandled, that event
     // would kill the process. Keep it: the batch in flight (or the next) reports it.
     client.on('error', (error) => {
@@ -45,9 +52,9 @@ export class StagingWriter {
     });
   }
 
-  static async open(pool: pg.Pool): Promise<StagingWriter> {
+  static async open(pool: pg.Pool, projectId: number): Promise<StagingWriter> {
     const client = await pool.connect();
-    const writer = new StagingWriter(client);
+    const writer = new StagingWriter(client, projectId);
     try {
       // A temporary table is never WAL-logged, and ON COMMIT DELETE ROWS empties it
       // without a DELETE after each batch (and after a rollback), so a pooled connection
@@ -72,7 +79,7 @@ export class StagingWriter {
     if (events.length === 0) return { accepted: 0, skipped: 0 };
     // Only the COPY text and two counts outlive this line: the batch's event objects can
     // be collected while the database works (a smaller heap with batches in flight).
-    const { text, unique, total } = copyRows(events);
+    const { text, unique, total } = copyRows(this.projectId, events);
     try {
       await this.client.query('BEGIN');
       await new Promise<void>((resolve, reject) => {
@@ -81,14 +88,17 @@ export class StagingWriter {
         stream.on('error', reject);
         stream.end(text);
       });
-      // ingest_events() takes each event_id once, in any order; one scan feeds all five
+      // ingest_events() takes each identity once, in any order; one scan feeds all the
       // aggregates row by row, so the arrays stay aligned without sorting.
-      const { rows } = await this.client.query<{ existing: number }>(`
-        SELECT cardinality(ingest_events(
-          array_agg(event_id), array_agg(occurred_at), array_agg(user_id),
-          array_agg(event_type), array_agg(properties)
-        )) AS existing
-        FROM import_staging`);
+      const { rows } = await this.client.query<{ existing: number }>(
+        `SELECT cardinality(analytics.ingest_events(
+           array_fill($1::int, ARRAY[count(*)::int]), array_fill($2::smallint, ARRAY[count(*)::int]),
+           array_agg(event_id), array_agg(occurred_at), array_agg(user_id),
+           array_agg(event_type), array_agg(properties)
+         )) AS existing
+         FROM import_staging`,
+        [this.projectId, SOURCE_CODES.events],
+      );
       await this.client.query('COMMIT');
       const accepted = unique - (rows[0]?.existing ?? 0);
       return { accepted, skipped: total - accepted };

@@ -1,9 +1,11 @@
 import { isDatabaseUnavailable } from '../errors.js';
-import type { ValidEvent } from './validate-event.js';
-import type { WriteResult } from './write-events.js';
+import { type EventToStore, identity, type WriteResult } from './write-events.js';
 
-/** Stores events whose ids are all different; returns the ids that were already stored. */
-export type StoreUnique = (events: ValidEvent[]) => Promise<Set<string>>;
+/**
+ * Stores events whose identities are all different; returns the identities that were
+ * already stored.
+ */
+export type StoreUnique = (events: EventToStore[]) => Promise<Set<string>>;
 
 export interface GroupCommitOptions {
   /** Most events in one transaction (a larger single request still goes alone). */
@@ -15,7 +17,7 @@ export interface GroupCommitOptions {
 }
 
 interface Pending {
-  events: ValidEvent[];
+  events: EventToStore[];
   resolve: (result: WriteResult) => void;
   reject: (error: unknown) => void;
 }
@@ -41,7 +43,7 @@ export class GroupCommitter {
     private readonly options: GroupCommitOptions,
   ) {}
 
-  write(events: ValidEvent[]): Promise<WriteResult> {
+  write(events: EventToStore[]): Promise<WriteResult> {
     if (events.length === 0) return Promise.resolve({ accepted: 0, skipped: 0 });
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
@@ -87,16 +89,18 @@ export class GroupCommitter {
   }
 
   private async commit(group: Pending[]): Promise<void> {
-    // Each id goes to the database once, credited to the first request that carries it.
-    const batch: ValidEvent[] = [];
+    // Each identity goes to the database once, credited to the first request that carries
+    // it. Requests of different projects share a transaction as well.
+    const batch: EventToStore[] = [];
     const firstIds: string[][] = group.map(() => []);
     const seen = new Set<string>();
     group.forEach((request, i) => {
       for (const event of request.events) {
-        if (seen.has(event.event_id)) continue;
-        seen.add(event.event_id);
+        const key = identity(event);
+        if (seen.has(key)) continue;
+        seen.add(key);
         batch.push(event);
-        firstIds[i]?.push(event.event_id);
+        firstIds[i]?.push(key);
       }
     });
     let existing: Set<string>;

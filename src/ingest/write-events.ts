@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { type IngestSource, SOURCE_CODES } from './sources.js';
 import type { ValidEvent } from './validate-event.js';
 
 export interface WriteResult {
@@ -9,45 +10,72 @@ export interface WriteResult {
   skipped: number;
 }
 
+/** A validated event with the project it belongs to and the family its id came from. */
+export interface EventToStore extends ValidEvent {
+  project_id: number;
+  source: IngestSource;
+}
+
+/** The dedup key of an event: (project, family, event_id), as one string. */
+export function identity(event: EventToStore): string {
+  return `${event.project_id}/${event.source}/${event.event_id}`;
+}
+
+/** The events of one request: one project, one family. */
+export function toStore(
+  projectId: number,
+  source: IngestSource,
+  events: ValidEvent[],
+): EventToStore[] {
+  return events.map((e) => ({ ...e, project_id: projectId, source }));
+}
+
 /**
- * The first occurrence of each event_id, in order (first write wins). Validated ids are
+ * The first occurrence of each identity, in order (first write wins). Validated ids are
  * lower-case, so equal UUIDs compare equal as strings.
  */
-export function firstOccurrences(events: ValidEvent[]): ValidEvent[] {
+export function firstOccurrences(events: EventToStore[]): EventToStore[] {
   const seen = new Set<string>();
   return events.filter((e) => {
-    if (seen.has(e.event_id)) return false;
-    seen.add(e.event_id);
+    const key = identity(e);
+    if (seen.has(key)) return false;
+    seen.add(key);
     return true;
   });
 }
 
 /**
- * Stores events whose ids are all different, and updates the summary tables, atomically,
- * in one round trip (the set-based work is the ingest_events() function, migrations/).
- * Returns the ids that were already stored: by an earlier batch, or by a concurrent one
- * that committed first.
+ * Stores events whose identities are all different, and updates the summary tables,
+ * atomically, in one round trip (the set-based work is analytics.ingest_events(),
+ * sql/functions/). Returns the identities that were already stored: by an earlier batch,
+ * or by a concurrent one that committed first.
  */
 export async function storeUniqueEvents(
   db: Kysely<Database>,
-  events: ValidEvent[],
+  events: EventToStore[],
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
-  const { rows } = await sql<{ existing: string[] }>`
-    SELECT ingest_events(
+  const { rows } = await sql<{ existing: number[] }>`
+    SELECT analytics.ingest_events(
+      ${events.map((e) => e.project_id)}::int[],
+      ${events.map((e) => SOURCE_CODES[e.source])}::smallint[],
       ${events.map((e) => e.event_id)}::uuid[],
       ${events.map((e) => e.occurred_at)}::timestamptz[],
       ${events.map((e) => e.user_id)}::text[],
       ${events.map((e) => e.event_type)}::text[],
       ${events.map((e) => e.properties)}::jsonb[]
     ) AS existing`.execute(db);
-  return new Set(rows[0]?.existing ?? []);
+  const existing = new Set<string>();
+  for (const position of rows[0]?.existing ?? []) {
+    existing.add(identity(events[position - 1] as EventToStore));
+  }
+  return existing;
 }
 
 /** Stores one batch: duplicates (already stored, or repeated in it) are counted, never an error. */
 export async function writeEvents(
   db: Kysely<Database>,
-  events: ValidEvent[],
+  events: EventToStore[],
 ): Promise<WriteResult> {
   const unique = firstOccurrences(events);
   const existing = await storeUniqueEvents(db, unique);

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type GroupCommitOptions, GroupCommitter } from '../ingest/group-commit.js';
 import { EventRateLimiter, RateLimitError, type RateLimitOptions } from '../ingest/rate-limit.js';
+import type { IngestSource } from '../ingest/sources.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
-import { storeUniqueEvents, type WriteResult } from '../ingest/write-events.js';
+import { storeUniqueEvents, toStore, type WriteResult } from '../ingest/write-events.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,14 +12,16 @@ declare module 'fastify' {
   }
 }
 
-/** Where events came from, for metrics and logs. */
-export type IngestSource = 'events' | 'segment' | 'posthog' | 'amplitude';
+export type { IngestSource };
 
 export interface Ingest {
   /** Charges `events` to the request's key (its IP when AUTH=off); a 429 with Retry-After if over. */
   admit(request: FastifyRequest, reply: FastifyReply, events: number): void;
-  /** Stores validated events through group commit; counts them in /metrics. */
-  write(events: ValidEvent[]): Promise<WriteResult>;
+  /**
+   * Stores a request's validated events (one project, one ingest family) through group
+   * commit; counts them in /metrics.
+   */
+  write(projectId: number, source: IngestSource, events: ValidEvent[]): Promise<WriteResult>;
   /** Counts events that were refused or skipped as invalid, by reason. */
   reject(source: IngestSource, reason: string, events: number): void;
 }
@@ -41,15 +44,15 @@ export default fp(
     app.decorate('ingest', {
       admit(request, reply, events) {
         try {
-          limiter.take(request.apiKey?.name ?? `ip:${request.ip}`, events);
+          limiter.take(request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`, events);
         } catch (error) {
           if (error instanceof RateLimitError)
             reply.header('retry-after', String(error.retryAfterS));
           throw error;
         }
       },
-      async write(events) {
-        const result = await committer.write(events);
+      async write(projectId, source, events) {
+        const result = await committer.write(toStore(projectId, source, events));
         accepted.inc(result.accepted);
         skipped.inc(result.skipped);
         return result;

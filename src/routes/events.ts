@@ -37,6 +37,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
       validatorCompiler: () => () => true,
     },
     async (request, reply) => {
+      const project = await app.projects.forRequest(request);
       const body: unknown = request.body;
       if (!Array.isArray(body)) {
         throw validationError('the body must be a JSON array of events', [
@@ -71,7 +72,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
         );
       }
 
-      return reply.status(202).send(await app.ingest.write(valid));
+      return reply.status(202).send(await app.ingest.write(project.id, 'events', valid));
     },
   );
 };

@@ -95,6 +95,7 @@ async function ingestSdkBatch(
     );
   }
   await app.auth.requireBodyKey(request, batch.bodyKey);
+  const project = await app.projects.forRequest(request);
   const messages = batch.messages;
   if (messages.length > maxBatchEvents) {
     app.ingest.reject(source, 'batch_too_large', messages.length);
@@ -136,7 +137,7 @@ async function ingestSdkBatch(
       `skipped ${skipped.length} invalid of ${messages.length} ${source} messages`,
     );
   }
-  const result = await app.ingest.write(valid);
+  const result = await app.ingest.write(project.id, source, valid);
   return { ...result, valid: valid.length };
 }
 

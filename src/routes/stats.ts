@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { validationError } from '../errors.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
@@ -22,9 +23,15 @@ import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
 import { cohortStarts, retentionMatrix } from '../stats/retention-matrix.js';
 import { topEvents } from '../stats/top-events.js';
-import { parseZone, UNKNOWN_ZONE_SQLSTATE, unknownZone, type Zone } from '../stats/zone.js';
+import {
+  NOT_REPORTING_ZONE_SQLSTATE,
+  UNKNOWN_ZONE_SQLSTATE,
+  unknownZone,
+  type Zone,
+  zoneFor,
+} from '../stats/zone.js';
 
-const errors = { 422: ErrorResponse, 503: ErrorResponse };
+const errors = { 404: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse };
 
 /** Bounds that keep one request's work small (summary rows read grow with them). */
 const ACTIVE_USERS_MAX_DAYS = 366;
@@ -32,22 +39,53 @@ const MATRIX_MAX_COHORTS = { day: 92, week: 26 } as const;
 const MATRIX_MAX_WEEK_WINDOWS = 12;
 
 /**
- * The one place a zone unknown to PostgreSQL (its tz database may differ from Node's)
- * becomes a 422: by SQLSTATE 22023 (invalid_parameter_value), which AT TIME ZONE raises;
- * no other parameter of these queries can raise it.
+ * Answers a /stats question in its zone, and says in `Server-Timing` which path answered
+ * it: `summaries` in a reporting zone of the project, `raw-events` in any other zone
+ * (exact too, but it reads the range's events). Two database errors are handled here, by
+ * SQLSTATE: 22023 (AT TIME ZONE does not know the zone; PostgreSQL's tz database may differ
+ * from Node's) is a 422, and EA409 (the zone stopped being a reporting zone after the
+ * project's settings were cached) re-asks the question from raw events.
  */
-async function inZone<T>(zone: Zone, run: () => Promise<T>): Promise<T> {
+async function answer<T>(
+  reply: FastifyReply,
+  zone: Zone,
+  run: (zone: Zone) => Promise<T>,
+  onStale: () => void,
+): Promise<T> {
+  const started = performance.now();
+  let used = zone;
+  let result: T;
   try {
-    return await run();
+    try {
+      result = await run(zone);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== NOT_REPORTING_ZONE_SQLSTATE) throw error;
+      onStale();
+      used = { ...zone, reportingId: undefined };
+      result = await run(used);
+    }
   } catch (error) {
     if ((error as { code?: unknown }).code === UNKNOWN_ZONE_SQLSTATE) {
       throw unknownZone(zone.name, 'is not known to the database');
     }
     throw error;
   }
+  const path =
+    used.reportingId !== undefined
+      ? `summaries;desc="reporting zone ${used.name}"`
+      : `raw-events;desc="${used.name} is not a reporting zone of this project"`;
+  reply.header('server-timing', `${path};dur=${(performance.now() - started).toFixed(1)}`);
+  return result;
 }
 
 const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  /** The request's project and the zone of its question (the project's main zone by default). */
+  const scope = async (request: FastifyRequest, tz: string | undefined) => {
+    const project = await app.projects.forRequest(request);
+    return { project, zone: zoneFor(project, tz) };
+  };
+  const stale = () => app.projects.registry.invalidate();
+
   app.get(
     '/stats/dau',
     {
@@ -61,10 +99,10 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: DauResponse, ...errors },
       },
     },
-    async (request) => {
-      const zone = parseZone(request.query.tz);
+    async (request, reply) => {
+      const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return inZone(zone, () => dailyActiveUsers(app.db, range, zone));
+      return answer(reply, zone, (z) => dailyActiveUsers(app.db, project.id, range, z), stale);
     },
   );
 
@@ -79,10 +117,15 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TopEventsResponse, ...errors },
       },
     },
-    async (request) => {
-      const zone = parseZone(request.query.tz);
+    async (request, reply) => {
+      const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return inZone(zone, () => topEvents(app.db, range, zone, request.query.limit));
+      return answer(
+        reply,
+        zone,
+        (z) => topEvents(app.db, project.id, range, z, request.query.limit),
+        stale,
+      );
     },
   );
 
@@ -99,8 +142,8 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RetentionResponse, ...errors },
       },
     },
-    async (request) => {
-      const zone = parseZone(request.query.tz);
+    async (request, reply) => {
+      const { project, zone } = await scope(request, request.query.tz);
       const startDay = requireDay('start_date', request.query.start_date);
       requireCalendarSpan(
         'windows',
@@ -109,7 +152,12 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'start_date + windows',
       );
       const start = formatDay(startDay);
-      return inZone(zone, () => retention(app.db, start, request.query.windows, zone));
+      return answer(
+        reply,
+        zone,
+        (z) => retention(app.db, project.id, start, request.query.windows, z),
+        stale,
+      );
     },
   );
 
@@ -127,8 +175,8 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ActiveUsersResponse, ...errors },
       },
     },
-    async (request) => {
-      const zone = parseZone(request.query.tz);
+    async (request, reply) => {
+      const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone, ACTIVE_USERS_MAX_DAYS);
       const from = requireDay('from', range.from);
       requireCalendarSpan(
@@ -137,7 +185,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         from,
         'the 30-day window before from (from - 29 days)',
       );
-      return inZone(zone, () => activeUsers(app.db, range, zone));
+      return answer(reply, zone, (z) => activeUsers(app.db, project.id, range, z), stale);
     },
   );
 
@@ -157,9 +205,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RetentionMatrixResponse, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { period, windows } = request.query;
-      const zone = parseZone(request.query.tz);
+      const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
       // The last cohort's last period (a week cohort starts on the Monday on or before `to`).
       const lastPeriodEnd =
@@ -179,7 +227,12 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
         ]);
       }
-      return inZone(zone, () => retentionMatrix(app.db, range, period, windows, zone));
+      return answer(
+        reply,
+        zone,
+        (z) => retentionMatrix(app.db, project.id, range, period, windows, z),
+        stale,
+      );
     },
   );
 
@@ -194,9 +247,9 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: OverviewResponse, ...errors },
       },
     },
-    async (request) => {
-      const zone = parseZone(request.query.tz);
-      return inZone(zone, () => overview(app.db, zone));
+    async (request, reply) => {
+      const { project, zone } = await scope(request, request.query.tz);
+      return answer(reply, zone, (z) => overview(app.db, project.id, z), stale);
     },
   );
 };

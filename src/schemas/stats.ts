@@ -5,8 +5,18 @@ const DateString = (description: string, example: string) =>
 
 const Tz = Type.Optional(
   Type.String({
-    description: 'IANA time zone deciding which calendar day an event belongs to (default UTC)',
+    description:
+      "IANA time zone deciding which calendar day an event belongs to (default: the project's main zone)",
     examples: ['Europe/Kyiv'],
+  }),
+);
+
+/** The project asked about, on every route (AUTH=off; with keys the key decides). */
+export const ProjectParam = Type.Optional(
+  Type.String({
+    description:
+      'Project slug (AUTH=off; also the X-Project header; default `default`). With AUTH=required the key decides, and another project is a 404.',
+    examples: ['web'],
   }),
 );
 
@@ -16,6 +26,7 @@ export const RangeQuery = Type.Object({
   ),
   to: Type.Optional(DateString('Last day, inclusive (default: today)', '2025-10-25')),
   tz: Tz,
+  project: ProjectParam,
 });
 
 export const DauResponse = Type.Array(
@@ -68,6 +79,7 @@ export const RetentionQuery = Type.Object({
     description: 'Days after start_date to report (N gives days 0..N)',
   }),
   tz: Tz,
+  project: ProjectParam,
 });
 
 export const RetentionResponse = Type.Object(
@@ -108,6 +120,7 @@ export const ActiveUsersQuery = Type.Object({
   ),
   to: Type.Optional(DateString('Last day, inclusive (default: today)', '2025-10-25')),
   tz: Tz,
+  project: ProjectParam,
 });
 
 export const ActiveUsersResponse = Type.Array(
@@ -158,6 +171,7 @@ export const RetentionMatrixQuery = Type.Object({
     description: 'Cohorts and periods are local days, or ISO weeks starting on Monday',
   }),
   tz: Tz,
+  project: ProjectParam,
 });
 
 export const RetentionMatrixResponse = Type.Object(
@@ -198,7 +212,7 @@ export const RetentionMatrixResponse = Type.Object(
   },
 );
 
-export const OverviewQuery = Type.Object({ tz: Tz });
+export const OverviewQuery = Type.Object({ tz: Tz, project: ProjectParam });
 
 export const OverviewResponse = Type.Object(
   {

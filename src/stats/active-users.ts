@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { addDays, type DayRange } from './dates.js';
 import { onLocalDays } from './local-days.js';
-import { summaryZoneId, type Zone } from './zone.js';
+import { reportingZone, type Zone } from './zone.js';
 
 export interface ActiveUsersRow {
   date: string;
@@ -26,16 +26,18 @@ const MAU_DAYS = 30;
  */
 export async function activeUsers(
   db: Kysely<Database>,
+  projectId: number,
   range: DayRange,
   zone: Zone,
 ): Promise<ActiveUsersRow[]> {
   const windowStart = addDays(range.from, -(MAU_DAYS - 1));
-  const zoneId = await summaryZoneId(db, zone);
+  const zoneId = zone.reportingId;
   const reach =
     zoneId !== undefined
       ? sql`
           SELECT day, previous_day, users FROM active_user_reach
-          WHERE zone_id = ${zoneId} AND day BETWEEN ${windowStart}::date AND ${range.to}::date`
+          WHERE project_id = ${projectId} AND zone_id = ${reportingZone(projectId, zoneId)}
+            AND day BETWEEN ${windowStart}::date AND ${range.to}::date`
       : sql`
           SELECT day, greatest(coalesce(previous_day, '-infinity'), day - ${MAU_DAYS}::int) AS previous_day,
                  count(*) AS users
@@ -44,7 +46,8 @@ export async function activeUsers(
             FROM (
               SELECT DISTINCT user_id, (occurred_at AT TIME ZONE ${zone.name})::date AS day
               FROM events
-              WHERE ${onLocalDays('occurred_at', sql`${windowStart}::date - ${MAU_DAYS}::int`, sql`${range.to}::date`, zone.name)}
+              WHERE project_id = ${projectId}
+                AND ${onLocalDays('occurred_at', sql`${windowStart}::date - ${MAU_DAYS}::int`, sql`${range.to}::date`, zone.name)}
             ) AS a
           ) AS t
           WHERE day >= ${windowStart}::date

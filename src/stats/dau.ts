@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { DayRange } from './dates.js';
 import { onLocalDays } from './local-days.js';
-import { summaryZoneId, type Zone } from './zone.js';
+import { reportingZone, type Zone } from './zone.js';
 
 export interface DauRow {
   date: string;
@@ -17,20 +17,23 @@ export interface DauRow {
  */
 export async function dailyActiveUsers(
   db: Kysely<Database>,
+  projectId: number,
   range: DayRange,
   zone: Zone,
 ): Promise<DauRow[]> {
-  const zoneId = await summaryZoneId(db, zone);
+  const zoneId = zone.reportingId;
   const counts =
     zoneId !== undefined
       ? sql`
           SELECT day, sum(users) AS users FROM active_user_reach
-          WHERE zone_id = ${zoneId} AND day BETWEEN ${range.from}::date AND ${range.to}::date
+          WHERE project_id = ${projectId} AND zone_id = ${reportingZone(projectId, zoneId)}
+            AND day BETWEEN ${range.from}::date AND ${range.to}::date
           GROUP BY day`
       : sql`
           SELECT (occurred_at AT TIME ZONE ${zone.name})::date AS day, count(DISTINCT user_id) AS users
           FROM events
-          WHERE ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, zone.name)}
+          WHERE project_id = ${projectId}
+            AND ${onLocalDays('occurred_at', sql`${range.from}::date`, sql`${range.to}::date`, zone.name)}
           GROUP BY 1`;
   const { rows } = await sql<DauRow>`
     SELECT d.day::date AS date, coalesce(c.users, 0)::int AS unique_users

@@ -14,14 +14,15 @@ export interface Overview {
 /** The dashboard's headline numbers for the current calendar day in the zone. */
 export async function overview(
   db: Kysely<Database>,
+  projectId: number,
   zone: Zone,
   now = new Date(),
 ): Promise<Overview> {
   const date = formatDay(today(zone.name, now));
   const range = { from: date, to: date };
   const [events, dau] = await Promise.all([
-    eventCount(db, range, zone),
-    dailyActiveUsers(db, range, zone),
+    eventCount(db, projectId, range, zone),
+    dailyActiveUsers(db, projectId, range, zone),
   ]);
   return { date, events_today: events, active_users_today: dau[0]?.unique_users ?? 0 };
 }

@@ -46,6 +46,7 @@ export function cohortStarts(range: DayRange, period: Period): string[] {
  */
 export async function retentionMatrix(
   db: Kysely<Database>,
+  projectId: number,
   range: DayRange,
   period: Period,
   windows: number,
@@ -56,7 +57,7 @@ export async function retentionMatrix(
   const starts = cohortStarts(range, period);
   const first = starts[0] as string;
   const lastStart = starts[starts.length - 1] as string;
-  const rows = await retentionReachRows(db, zone, {
+  const rows = retentionReachRows(projectId, zone, {
     firstCohort: first,
     lastCohort: addDays(lastStart, length - 1),
     lastDay: addDays(lastStart, (windows + 1) * length - 1),

@@ -2,7 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { addDays } from './dates.js';
 import { onLocalDays } from './local-days.js';
-import { summaryZoneId, type Zone } from './zone.js';
+import { reportingZone, type Zone } from './zone.js';
 
 export interface RetentionWindow {
   day: number;
@@ -38,19 +38,20 @@ export interface ReachWindow {
  * only their events in the window are read). Both retention endpoints count from these
  * rows, so there is one way of counting distinct users per cohort.
  */
-export async function retentionReachRows(
-  db: Kysely<Database>,
+export function retentionReachRows(
+  projectId: number,
   zone: Zone,
   window: ReachWindow,
-): Promise<RawBuilder<unknown>> {
+): RawBuilder<unknown> {
   const first = sql`${window.firstCohort}::date`;
   const last = sql`${window.lastCohort}::date`;
   const lastDay = sql`${window.lastDay}::date`;
-  const zoneId = await summaryZoneId(db, zone);
+  const zoneId = zone.reportingId;
   if (zoneId !== undefined) {
     return sql`
       SELECT cohort_day, day, previous_day, users FROM retention_reach
-      WHERE zone_id = ${zoneId} AND cohort_day BETWEEN ${first} AND ${last}
+      WHERE project_id = ${projectId} AND zone_id = ${reportingZone(projectId, zoneId)}
+        AND cohort_day BETWEEN ${first} AND ${last}
         AND day BETWEEN ${first} AND ${lastDay}`;
   }
   return sql`
@@ -62,9 +63,9 @@ export async function retentionReachRows(
         SELECT DISTINCT c.user_id, c.cohort_day, (e.occurred_at AT TIME ZONE ${zone.name})::date AS day
         FROM (
           SELECT user_id, (first_seen_at AT TIME ZONE ${zone.name})::date AS cohort_day FROM users
-          WHERE ${onLocalDays('first_seen_at', first, last, zone.name)}
+          WHERE project_id = ${projectId} AND ${onLocalDays('first_seen_at', first, last, zone.name)}
         ) AS c
-        JOIN events e USING (user_id)
+        JOIN events e ON e.project_id = ${projectId} AND e.user_id = c.user_id
         WHERE ${onLocalDays('e.occurred_at', first, lastDay, zone.name)}
       ) AS a
     ) AS t
@@ -78,12 +79,13 @@ export async function retentionReachRows(
  */
 export async function retention(
   db: Kysely<Database>,
+  projectId: number,
   startDate: string,
   windows: number,
   zone: Zone,
 ): Promise<Retention> {
   const start = sql`${startDate}::date`;
-  const rows = await retentionReachRows(db, zone, {
+  const rows = retentionReachRows(projectId, zone, {
     firstCohort: startDate,
     lastCohort: startDate,
     lastDay: addDays(startDate, windows),

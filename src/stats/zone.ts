@@ -1,12 +1,17 @@
-import { type Kysely, sql } from 'kysely';
-import type { Database } from '../db/schema.js';
+import { type RawBuilder, sql } from 'kysely';
 import { validationError } from '../errors.js';
+import type { Project } from '../projects/repository.js';
 
 /** The time zone of a /stats query, parsed once: every query module takes this value. */
 export interface Zone {
   /** An IANA name as PostgreSQL reads it ('UTC' for every alias of UTC). */
   name: string;
   isUtc: boolean;
+  /**
+   * The id of the zone's summaries when it is a reporting zone of the project asked
+   * about; undefined when raw events must be read.
+   */
+  reportingId?: number | undefined;
 }
 
 export const UTC: Zone = { name: 'UTC', isUtc: true };
@@ -63,29 +68,27 @@ export function parseZone(raw: string | undefined): Zone {
 /** PostgreSQL's SQLSTATE for a time zone it does not know (invalid_parameter_value). */
 export const UNKNOWN_ZONE_SQLSTATE = '22023';
 
-/** Reporting zones found so far, per database (a zone keeps its id once added). */
-const knownZoneIds = new WeakMap<Kysely<Database>, Map<string, number>>();
+/** SQLSTATE of analytics.reporting_zone(): the zone is not (any more) a reporting zone. */
+export const NOT_REPORTING_ZONE_SQLSTATE = 'EA409';
 
 /**
- * The reporting zone id whose summaries answer queries in `zone` (migrations/0005:
- * report_zones), or undefined when the zone has none and raw events must be read. A zone
- * found is remembered, so summary queries cost no extra round trip; one not found is asked
- * again (another instance may add it at its start).
+ * The zone of a /stats question in a project: `tz` when given, else the project's main
+ * zone; with the id of its summaries when it is one of the project's reporting zones (else
+ * the question is answered from raw events).
  */
-export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<number | undefined> {
+export function zoneFor(project: Pick<Project, 'zones'>, tz: string | undefined): Zone {
+  const main = project.zones[0];
+  const zone = tz === undefined || tz.trim() === '' ? parseZone(main?.name) : parseZone(tz);
   const key = zone.name.toLowerCase();
-  let known = knownZoneIds.get(db);
-  const cached = known?.get(key);
-  if (cached !== undefined) return cached;
-  const { rows } = await sql<{ zone_id: number }>`
-    SELECT zone_id FROM report_zones WHERE lower(name) = ${key}`.execute(db);
-  const id = rows[0]?.zone_id;
-  if (id !== undefined) {
-    if (!known) {
-      known = new Map();
-      knownZoneIds.set(db, known);
-    }
-    known.set(key, id);
-  }
-  return id;
+  const reporting = project.zones.find((z) => z.name.toLowerCase() === key);
+  return { ...zone, reportingId: reporting?.id };
+}
+
+/**
+ * The SQL expression for a reporting zone's id in summary queries: raises SQLSTATE EA409
+ * when the zone stopped being one of the project's reporting zones after the project's
+ * settings were cached (the route then answers from raw events).
+ */
+export function reportingZone(projectId: number, zoneId: number): RawBuilder<number> {
+  return sql<number>`analytics.reporting_zone(${projectId}::int, ${zoneId}::smallint)`;
 }

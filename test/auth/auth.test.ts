@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey, revokeKey } from '../../src/auth/keys.js';
+import { revokeKey } from '../../src/auth/keys.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
@@ -9,6 +9,7 @@ import {
   createKeys,
   INGEST_ENDPOINTS,
   ids,
+  newKey,
   post,
   recordingKysely,
   successStatus,
@@ -29,7 +30,7 @@ beforeAll(async () => {
     admin: 'all',
     gone: 'write',
   });
-  await revokeKey(database.db, 'gone');
+  await revokeKey(database.db, 1, { name: 'gone' });
   ({ app } = await buildTestApp(
     database,
     { auth: 'required' },
@@ -179,7 +180,7 @@ describe('key look-ups', () => {
     );
     try {
       const lookups = () =>
-        recording.statements.filter((s) => /from api_keys where key_hash/i.test(s)).length;
+        recording.statements.filter((s) => /from api_keys\s+where key_hash/i.test(s)).length;
       const get = (key: string) =>
         cached.inject({ method: 'GET', url: STATS[0] as string, headers: bearer(key) });
       const concurrent = await Promise.all(
@@ -206,13 +207,13 @@ describe('key look-ups', () => {
 
   it('a revoked key keeps working until it is revoked and stops within the cache TTL', async () => {
     const name = `revoke-me-${randomUUID().slice(0, 8)}`;
-    const key = await createKey(database.db, name, 'write');
+    const key = await newKey(database.db, name, 'write');
     const send = () => post(app, '/events', INGEST_ENDPOINTS[0]?.body(ids(1)), bearer(key));
     for (let i = 0; i < 3; i++) expect((await send()).statusCode).toBe(202);
     await new Promise((r) => setTimeout(r, KEY_CACHE_TTL_MS + 50));
     expect((await send()).statusCode).toBe(202); // still valid after a TTL: not revoked yet
 
-    expect(await revokeKey(database.db, name)).toBe(true);
+    expect(await revokeKey(database.db, 1, { name })).toBe(true);
     const revokedAt = Date.now();
     let status = 202;
     while (status === 202) {

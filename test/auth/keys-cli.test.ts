@@ -81,10 +81,10 @@ describe('keys CLI', () => {
     expect(lines).toHaveLength(3);
     const byName = Object.fromEntries(lines.map((l) => [l.split('\t')[0], l]));
     expect(byName['web-site']).toMatch(
-      /\twrite\tcreated \d{4}-\d\d-\d\d .*\tlast used never\tactive$/,
+      /\twrite\tcreated \d{4}-\d\d-\d\dT.*Z\tlast used never\tactive\tid \d+$/,
     );
     expect(byName.dashboard).toMatch(
-      /\tread\t.*\tlast used 2026-01-0[123] \d\d:\d\d:05[+-]\d\d(:\d\d)?\tactive$/,
+      /\tread\t.*\tlast used 2026-01-02T03:04:05\.000000Z\tactive\tid \d+$/,
     );
     expect(byName['ops.admin:1']).toMatch(/\tall\t/);
     expect(listed.stdout).not.toContain(writeKey.slice(3));
@@ -123,7 +123,12 @@ describe('keys CLI', () => {
 
   it('bad usage: exit 2 with one message each, nothing stored', async () => {
     const cases: [string[], RegExp][] = [
-      [['create', 'x', '--scope', 'admin'], /--scope must be one of write, read, all, got "admin"/],
+      [
+        ['create', 'x', '--scope', 'root'],
+        /--scope must be one of write, read, all, admin, got "root"/,
+      ],
+      [['create', 'x', '--project', 'nope'], /no project "nope"/],
+      [['create', 'x', '--project', 'Bad Slug'], /--project must be a project slug/],
       [['create'], /^keys failed: usage: /],
       [['create', 'has space'], /NAME must be 1-64 characters/],
       [['list', 'extra'], /usage: keys create NAME/],
@@ -138,7 +143,7 @@ describe('keys CLI', () => {
     });
     const { rows } = await database.pool.query('SELECT count(*)::int AS n FROM api_keys');
     expect(rows[0].n).toBe(3);
-  });
+  }, 90_000);
 
   it('an unreachable database: exit 1 with one clear sentence, no stack trace', async () => {
     const result = await keys(['list'], 'postgres://postgres@127.0.0.1:1/nowhere');

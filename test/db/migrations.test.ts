@@ -1,11 +1,14 @@
 import { Migrator, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { applyFunctions } from '../../src/db/functions.js';
 import { migrateDown, migrateToLatest, SqlFileMigrationProvider } from '../../src/db/migrator.js';
 import { createKysely, createPool } from '../../src/db/pool.js';
-import { writeEvents } from '../../src/ingest/write-events.js';
+import { toStore, writeEvents } from '../../src/ingest/write-events.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { legacyExpected, legacySnapshot, legacyWrite } from '../helpers/legacy.js';
 import {
   addReportZones,
+  createProjectRow,
   expectedSummaries,
   SUMMARY_TABLES,
   summarySnapshot,
@@ -88,7 +91,7 @@ describe('migrations', () => {
     const live = await freshDatabase(true);
     const shuffled = [...events].sort(() => Math.random() - 0.5);
     for (let i = 0; i < shuffled.length; i += 37)
-      await writeEvents(live.db, shuffled.slice(i, i + 37));
+      await writeEvents(live.db, toStore(1, 'events', shuffled.slice(i, i + 37)));
 
     expect(await summarySnapshot(upgraded.pool)).toEqual(await summarySnapshot(live.pool));
   });
@@ -142,7 +145,7 @@ describe('migrations', () => {
     expect(error).toBeUndefined();
     // Ingested live by the 0003 write path, in batches of 23.
     for (let i = 0; i < history.length; i += 23)
-      await writeEvents(database.db, history.slice(i, i + 23));
+      await legacyWrite(database.db, history.slice(i, i + 23));
     return database;
   }
 
@@ -155,28 +158,32 @@ describe('migrations', () => {
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
     // A zone added later is built from the stored events exactly too; live writes keep it so.
     await addReportZones(database.pool, ['Asia/Kathmandu', 'America/New_York']);
-    await writeEvents(database.db, [
-      {
-        event_id: '10000000-0000-4000-8000-000000000001',
-        occurred_at: '2025-02-01T00:00:00Z',
-        user_id: 'u3',
-        event_type: 't1',
-        properties: '{}',
-      },
-      {
-        event_id: '10000000-0000-4000-8000-000000000002',
-        occurred_at: '2025-04-30T23:59:59Z',
-        user_id: 'new',
-        event_type: 'new',
-        properties: '{}',
-      },
-    ]);
+    await writeEvents(
+      database.db,
+      toStore(1, 'events', [
+        {
+          event_id: '10000000-0000-4000-8000-000000000001',
+          occurred_at: '2025-02-01T00:00:00Z',
+          user_id: 'u3',
+          event_type: 't1',
+          properties: '{}',
+        },
+        {
+          event_id: '10000000-0000-4000-8000-000000000002',
+          occurred_at: '2025-04-30T23:59:59Z',
+          user_id: 'new',
+          event_type: 'new',
+          properties: '{}',
+        },
+      ]),
+    );
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
 
+    expect(await migrateDown(database.db)).toEqual(['0007_projects']);
     expect(await migrateDown(database.db)).toEqual(['0006_in_order_fast_path']);
     expect(await migrateDown(database.db)).toEqual(['0005_summary_engine_v2']);
     const reference = await at0003WithEvents();
-    await writeEvents(reference.db, [
+    await legacyWrite(reference.db, [
       {
         event_id: '10000000-0000-4000-8000-000000000001',
         occurred_at: '2025-02-01T00:00:00Z',
@@ -194,21 +201,21 @@ describe('migrations', () => {
     ]);
     expect(await v1Summaries(database)).toEqual(await v1Summaries(reference));
     // And the restored 0003 write path works.
-    await writeEvents(database.db, history.slice(0, 3));
+    await legacyWrite(database.db, history.slice(0, 3));
   });
 
   it('0006 upgrades a 0005 database exactly (last_seen_at from the stored events), and its down migration restores 0005', async () => {
     const database = await freshDatabase();
     const migrator = new Migrator({ db: database.db, provider: new SqlFileMigrationProvider() });
     expect((await migrator.migrateTo('0005_summary_engine_v2')).error).toBeUndefined();
-    await addReportZones(database.pool, ['Asia/Kathmandu']);
+    await database.pool.query(`SELECT add_report_zone('Asia/Kathmandu')`);
     // Ingested live by the 0005 write path, late and out of order.
     const shuffled = [...history].reverse();
     for (let i = 0; i < shuffled.length; i += 17)
-      await writeEvents(database.db, shuffled.slice(i, i + 17));
+      await legacyWrite(database.db, shuffled.slice(i, i + 17));
 
-    await migrateToLatest(database.db);
-    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+    expect((await migrator.migrateTo('0006_in_order_fast_path')).error).toBeUndefined();
+    expect(await legacySnapshot(database.pool)).toEqual(await legacyExpected(database.pool));
     // The 0006 write path continues from the upgraded state: in order, on the last day, late.
     const more = history.map((e, i) => ({
       ...e,
@@ -217,8 +224,8 @@ describe('migrations', () => {
         Date.parse(e.occurred_at) + (i % 3) * 86_400_000 * 7 - 3_600_000,
       ).toISOString(),
     }));
-    for (let i = 0; i < more.length; i += 29) await writeEvents(database.db, more.slice(i, i + 29));
-    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+    for (let i = 0; i < more.length; i += 29) await legacyWrite(database.db, more.slice(i, i + 29));
+    expect(await legacySnapshot(database.pool)).toEqual(await legacyExpected(database.pool));
 
     expect(await migrateDown(database.db)).toEqual(['0006_in_order_fast_path']);
     const { rows } = await database.pool.query(
@@ -226,7 +233,7 @@ describe('migrations', () => {
     );
     expect(rows[0].n).toBe(0);
     // The restored 0005 write path works and keeps its summaries exact.
-    await writeEvents(database.db, [
+    await legacyWrite(database.db, [
       {
         event_id: '30000000-0000-4000-8000-000000000001',
         occurred_at: '2025-03-05T10:00:00Z',
@@ -268,12 +275,113 @@ describe('migrations', () => {
     // per-user probe are index scans, not scans of the table.
     const { rows: plan } = await database.pool.query(
       `EXPLAIN (FORMAT JSON) SELECT sum(users) FROM type_reach
-       WHERE zone_id = 0 AND type_key = 1 AND day BETWEEN '2025-03-01' AND '2025-03-30' AND previous_day < '2025-03-01'`,
+       WHERE project_id = 1 AND zone_id = 0 AND type_key = 1 AND day BETWEEN '2025-03-01' AND '2025-03-30' AND previous_day < '2025-03-01'`,
     );
     expect(JSON.stringify(plan[0]['QUERY PLAN'])).not.toContain('Seq Scan');
     const { rows: probe } = await database.pool.query(
-      `EXPLAIN (FORMAT JSON) SELECT max(day) FROM user_days WHERE user_key = 5 AND zone_id = 0 AND day <= '2025-03-09'`,
+      `EXPLAIN (FORMAT JSON) SELECT max(day) FROM user_days WHERE project_id = 1 AND user_key = 5 AND zone_id = 0 AND day <= '2025-03-09'`,
     );
     expect(JSON.stringify(probe[0]['QUERY PLAN'])).not.toContain('Seq Scan');
+  });
+
+  /** A database at 0006 with events (two zones) and keys, as the previous release left it. */
+  async function at0006WithData() {
+    const database = await freshDatabase();
+    const migrator = new Migrator({ db: database.db, provider: new SqlFileMigrationProvider() });
+    expect((await migrator.migrateTo('0006_in_order_fast_path')).error).toBeUndefined();
+    await database.pool.query(`SELECT add_report_zone('Asia/Kathmandu')`);
+    const shuffled = [...history].sort((a, b) => (a.user_id + a.event_id).localeCompare(b.user_id));
+    for (let i = 0; i < shuffled.length; i += 31)
+      await legacyWrite(database.db, shuffled.slice(i, i + 31));
+    await database.pool.query(
+      `INSERT INTO api_keys (name, key_hash, scope) VALUES ('old-writer', '\\x01', 'write'), ('old-reader', '\\x02', 'read')`,
+    );
+    return database;
+  }
+
+  it('0007 moves every row into the default project exactly, keeps legacy ids deduplicated, and its down migration restores 0006', async () => {
+    const database = await at0006WithData();
+    const before = await legacySnapshot(database.pool);
+    expect(await migrateToLatest(database.db)).toEqual(['0007_projects']);
+
+    const { rows: projects } = await database.pool.query(
+      `SELECT project_id, slug, legacy_event_ids FROM projects`,
+    );
+    expect(projects).toEqual([{ project_id: 1, slug: 'default', legacy_event_ids: true }]);
+    // The zones keep their ids; the existing zones come first, UTC last.
+    const { rows: zones } = await database.pool.query(
+      `SELECT z.name FROM project_zones pz JOIN report_zones z USING (zone_id) ORDER BY position`,
+    );
+    expect(zones.map((z) => z.name)).toEqual(['Asia/Kathmandu', 'UTC']);
+    const { rows: keys } = await database.pool.query(
+      `SELECT name, scope, project_id FROM api_keys ORDER BY name`,
+    );
+    expect(keys).toEqual([
+      { name: 'old-reader', scope: 'read', project_id: 1 },
+      { name: 'old-writer', scope: 'write', project_id: 1 },
+    ]);
+    // Whole-summary equality with a recomputation from the raw events.
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+    const { rows: sources } = await database.pool.query(`SELECT DISTINCT source FROM events`);
+    expect(sources).toEqual([{ source: 0 }]);
+
+    // A copy of a pre-upgrade event through any family is still a duplicate; new ids are new.
+    const old = history[0] as (typeof history)[number];
+    const again = await writeEvents(database.db, [
+      ...toStore(1, 'segment', [old]),
+      ...toStore(1, 'events', [{ ...old, event_id: '40000000-0000-4000-8000-000000000001' }]),
+    ]);
+    expect(again).toEqual({ accepted: 1, skipped: 1 });
+    // A second project with the same ids and users is another app.
+    const web = await createProjectRow(database.pool, 'web', ['Europe/Kyiv']);
+    expect(await writeEvents(database.db, toStore(web, 'events', history.slice(0, 50)))).toEqual({
+      accepted: 50,
+      skipped: 0,
+    });
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+
+    expect(await migrateDown(database.db)).toEqual(['0007_projects']);
+    // Back to one app: the default project's rows (the extra event included), summaries rebuilt.
+    const after = await legacySnapshot(database.pool);
+    expect(after).toEqual(await legacyExpected(database.pool));
+    const { rows: count } = await database.pool.query(`SELECT count(*)::int AS n FROM events`);
+    expect(count[0].n).toBe(history.length + 1);
+    expect(after.users).toEqual(before.users);
+    const { rows: keysAfter } = await database.pool.query(`SELECT name FROM api_keys ORDER BY 1`);
+    expect(keysAfter.map((k) => k.name)).toEqual(['old-reader', 'old-writer']);
+    // The 0006 write path works again, and the upgrade can be repeated.
+    await legacyWrite(database.db, [
+      { ...old, event_id: '40000000-0000-4000-8000-000000000002', user_id: 'after-down' },
+    ]);
+    expect(await legacySnapshot(database.pool)).toEqual(await legacyExpected(database.pool));
+    await migrateToLatest(database.db);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
+  });
+
+  /** Every function of the service's schemas with its full definition, by signature. */
+  async function functionDefinitions(database: TestDatabase): Promise<Record<string, string>> {
+    const { rows } = await database.pool.query(`
+      SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS name,
+             pg_get_functiondef(p.oid) AS definition
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname IN ('public', 'analytics', 'legacy_0006') ORDER BY 1`);
+    return Object.fromEntries(rows.map((r) => [r.name, r.definition]));
+  }
+
+  it('a fresh database and an upgraded one end with identical function definitions (one per function, from sql/functions)', async () => {
+    const fresh = await freshDatabase();
+    await migrateToLatest(fresh.db);
+    const upgraded = await at0006WithData();
+    await migrateToLatest(upgraded.db);
+    const definitions = await functionDefinitions(fresh);
+    expect(await functionDefinitions(upgraded)).toEqual(definitions);
+    const names = Object.keys(definitions);
+    expect(names).toContain(
+      'analytics.ingest_events(p_project_ids integer[], p_sources smallint[], p_event_ids uuid[], p_occurred_at timestamp with time zone[], p_user_ids text[], p_event_types text[], p_properties jsonb[])',
+    );
+    // Nothing the service calls is left in public.
+    expect(names.filter((n) => n.startsWith('public.'))).toEqual([]);
+    // Applying again changes nothing; a changed file is applied at the next migration.
+    expect(await applyFunctions(fresh.db)).toBe(false);
   });
 });

@@ -144,13 +144,28 @@ export async function post(
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
+/** Creates a key of a project (the default project unless named), as the CLI does. */
+export async function newKey(
+  db: Kysely<Database>,
+  name: string,
+  scope: Scope,
+  projectId = 1,
+): Promise<string> {
+  const created = await createKey(db, projectId, name, scope);
+  if (!created) throw new Error(`a key named ${name} exists already`);
+  return created.key;
+}
+
 /** Creates keys by name and scope, as the CLI does; returns the plain keys. */
 export async function createKeys(
   db: Kysely<Database>,
   scopes: Record<string, Scope>,
+  projectId = 1,
 ): Promise<Record<string, string>> {
   const keys: Record<string, string> = {};
-  for (const [name, scope] of Object.entries(scopes)) keys[name] = await createKey(db, name, scope);
+  for (const [name, scope] of Object.entries(scopes)) {
+    keys[name] = await newKey(db, name, scope, projectId);
+  }
   return keys;
 }
 

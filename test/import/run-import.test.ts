@@ -46,6 +46,7 @@ async function importText(
   const outcome = await runImport({
     source: await openCsv(file),
     pool: options.dryRun ? undefined : database.pool,
+    projectId: 1,
     batchSize: options.batchSize ?? 1000,
     inFlight: options.inFlight ?? 2,
     sink: {
@@ -88,7 +89,8 @@ describe('runImport', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query(
-        `INSERT INTO events (event_id, occurred_at, user_id, event_type) VALUES ($1, now(), 'z', 'z')`,
+        `INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type)
+         VALUES (1, 1, $1, now(), 'z', 'z')`,
         [x],
       );
       const release = new Promise((resolve) => setTimeout(resolve, 700)).then(() =>
@@ -175,6 +177,7 @@ describe('runImport', () => {
     const outcome = await runImport({
       source: await openCsv(file),
       pool: database.pool,
+      projectId: 1,
       batchSize: 10,
       inFlight: 2,
       signal: abort.signal,

@@ -3,11 +3,15 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKysely, createPool } from '../../src/db/pool.js';
 import { GroupCommitter } from '../../src/ingest/group-commit.js';
-import type { ValidEvent } from '../../src/ingest/validate-event.js';
-import { storeUniqueEvents } from '../../src/ingest/write-events.js';
+import { type EventToStore, storeUniqueEvents } from '../../src/ingest/write-events.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { emptyTables, expectedSummaries, summarySnapshot } from '../helpers/summaries.js';
+import {
+  createProjectRow,
+  emptyTables,
+  expectedSummaries,
+  summarySnapshot,
+} from '../helpers/summaries.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 let database: TestDatabase;
@@ -25,8 +29,10 @@ afterEach(async () => {
 
 const ID_POOL = Array.from({ length: 40 }, () => randomUUID());
 
-function validEvent(id: string, user: string, tag: number): ValidEvent {
+function validEvent(id: string, user: string, tag: number): EventToStore {
   return {
+    project_id: 1,
+    source: 'events',
     event_id: id,
     occurred_at: new Date(Date.UTC(2025, 9, 1 + (tag % 5), tag % 24)).toISOString(),
     user_id: user,
@@ -72,23 +78,33 @@ describe('group commit', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
   });
 
-  it('gives each request its own exact counts, as if written one after another', async () => {
+  it('gives each request its own exact counts, as if written one after another (ids overlap across projects and families)', async () => {
+    const second = await createProjectRow(database.pool, 'second', ['Asia/Kathmandu']);
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(fc.constantFrom(...ID_POOL), { minLength: 1, maxLength: 8 }), {
-          minLength: 2,
-          maxLength: 25,
-        }),
+        fc.array(
+          fc.record({
+            ids: fc.array(fc.constantFrom(...ID_POOL), { minLength: 1, maxLength: 8 }),
+            project: fc.constantFrom(1, second),
+            source: fc.constantFrom('events' as const, 'segment' as const),
+          }),
+          { minLength: 2, maxLength: 25 },
+        ),
         fc.integer({ min: 1, max: 3 }),
-        async (requestIds, concurrency) => {
+        async (requestSpecs, concurrency) => {
+          const requestIds = requestSpecs.map((r) => r.ids);
           await emptyTables(database.pool);
           const committer = new GroupCommitter((events) => storeUniqueEvents(database.db, events), {
             maxEvents: 30,
             maxWaitMs: 0,
             concurrency,
           });
-          const requests = requestIds.map((ids, r) =>
-            ids.map((id) => validEvent(id, `u${r % 4}`, r)),
+          const requests = requestSpecs.map(({ ids, project, source }, r) =>
+            ids.map((id) => ({
+              ...validEvent(id, `u${r % 4}`, r),
+              project_id: project,
+              source,
+            })),
           );
           const results = await Promise.all(requests.map((events) => committer.write(events)));
 
@@ -96,7 +112,10 @@ describe('group commit', () => {
           const { rows } = await database.pool.query<{ request: number }>(
             `SELECT (properties->>'request')::int AS request FROM events`,
           );
-          expect(rows.length).toBe(new Set(requestIds.flat()).size);
+          const identities = requestSpecs.flatMap((r) =>
+            r.ids.map((id) => `${r.project}/${r.source}/${id}`),
+          );
+          expect(rows.length).toBe(new Set(identities).size);
           results.forEach((result, r) => {
             const won = rows.filter((row) => row.request === r).length;
             expect(result).toEqual({ accepted: won, skipped: (requestIds[r] ?? []).length - won });

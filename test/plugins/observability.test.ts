@@ -188,6 +188,10 @@ describe('GET /docs', () => {
         '/i/v0/e',
         '/i/v0/e/',
         '/2/httpapi',
+        '/projects',
+        '/projects/{slug}',
+        '/projects/{slug}/keys',
+        '/projects/{slug}/keys/{id}',
       ]),
     );
     const post = doc.paths['/events'].post;
@@ -196,6 +200,7 @@ describe('GET /docs', () => {
     const dau = doc.paths['/stats/dau'].get;
     expect(dau.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
       'from',
+      'project',
       'to',
       'tz',
     ]);

@@ -369,9 +369,9 @@ describe('stored once, visible at once', () => {
     ];
     for (const [url, body] of sends) expect((await post(app, url, body)).statusCode).toBe(200);
     const first = await stored();
-    // Non-UUID ids are namespaced per family (3 x 3), a UUID is the event id in every family
-    // (1), plus the upper-case UUID and 'js-uuid-1'; the number 12345 is the id "12345".
-    expect(first).toHaveLength(12);
+    // Every id is its family's own (a UUID too: 4 ids x 3 families), plus the upper-case UUID
+    // and 'js-uuid-1'; the number 12345 is the id "12345".
+    expect(first).toHaveLength(14);
     const statsBefore = await topEvents();
     const acceptedBefore = await metric('events_ingest_accepted_total');
 

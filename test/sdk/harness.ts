@@ -3,9 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createKey } from '../../src/auth/keys.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { newKey } from '../helpers/ingest-requests.js';
 
 /** One stored event as the SDK tests compare it (occurred_at checked separately). */
 export interface StoredEvent {
@@ -59,8 +59,8 @@ export const ORDER = {
 export async function startSdkServer(): Promise<SdkServer> {
   const database = await createTestDatabase();
   const { app } = await buildTestApp(database, { auth: 'required', logLevel: 'warn' });
-  const writeKey = await createKey(database.db, 'sdk-e2e-write', 'write');
-  const readKey = await createKey(database.db, 'sdk-e2e-read', 'read');
+  const writeKey = await newKey(database.db, 'sdk-e2e-write', 'write');
+  const readKey = await newKey(database.db, 'sdk-e2e-read', 'read');
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     baseUrl,

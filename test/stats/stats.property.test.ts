@@ -13,7 +13,7 @@ import {
   oracleTopEvents,
   type StoredEvent,
 } from '../helpers/oracle.js';
-import { addReportZones, emptyTables } from '../helpers/summaries.js';
+import { addReportZones, createProjectRow, emptyTables } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 let app: FastifyInstance;
@@ -22,6 +22,9 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // Summaries in these zones; Asia/Kolkata stays without, so the raw-event path is checked too.
   await addReportZones(database.pool, REPORT_ZONES);
+  // A second project with its own zones; its main zone (the zone of /stats without tz) is
+  // Kathmandu's, and Santiago (DST in April) is a reporting zone only there.
+  await createProjectRow(database.pool, 'other', ['Asia/Kathmandu', 'America/Santiago']);
   ({ app } = await buildTestApp(database));
 });
 afterAll(async () => {
@@ -121,19 +124,24 @@ async function reset() {
   await emptyTables(database.pool);
 }
 
-async function post(batch: Generated[]) {
+async function post(batch: Generated[], project = 'default') {
   const payload = batch.map(({ event_id, occurred_at, user_id, event_type }) => ({
     event_id,
     occurred_at,
     user_id,
     event_type,
   }));
-  const res = await app.inject({ method: 'POST', url: '/events', payload });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/events',
+    payload,
+    headers: { 'x-project': project },
+  });
   expect(res.statusCode).toBe(202);
 }
 
-async function getJson(url: string) {
-  const res = await app.inject(url);
+async function getJson(url: string, project = 'default') {
+  const res = await app.inject({ url, headers: { 'x-project': project } });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 }
@@ -278,4 +286,67 @@ describe('stats equal an in-memory oracle and plain SQL over raw events', () => 
       { numRuns: 25 },
     );
   }, 180_000);
+
+  it('per project: two projects with overlapping event and user ids each answer from their own events alone', async () => {
+    const MAIN: Record<string, string> = { default: 'UTC', other: 'Asia/Kathmandu' };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ event: arbEvent, project: fc.constantFrom('default', 'other') }), {
+          minLength: 1,
+          maxLength: 120,
+        }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 6 }),
+        fc.array(arbQuery, { minLength: 2, maxLength: 4 }),
+        async (tagged, batchSizes, queries) => {
+          await reset();
+          // Batches mixing both projects, sent concurrently per project.
+          await Promise.all(
+            batches(tagged, batchSizes).flatMap((batch) =>
+              ['default', 'other'].map((project) => {
+                const mine = batch.filter((t) => t.project === project).map((t) => t.event);
+                return mine.length > 0 ? post(mine, project) : Promise.resolve();
+              }),
+            ),
+          );
+          for (const project of ['default', 'other']) {
+            const stored = dedupe(tagged.filter((t) => t.project === project).map((t) => t.event));
+            for (const q of queries) {
+              const [from, to] = q.a <= q.b ? [q.a, q.b] : [q.b, q.a];
+              for (const tz of [undefined, q.tz, 'America/Santiago']) {
+                const zone = tz ?? (MAIN[project] as string);
+                const tzParam = tz === undefined ? '' : `&tz=${encodeURIComponent(tz)}`;
+                expect(
+                  await getJson(`/stats/dau?from=${from}&to=${to}${tzParam}`, project),
+                ).toEqual(oracleDau(stored, from, to, zone));
+                expect(
+                  await getJson(
+                    `/stats/top-events?from=${from}&to=${to}&limit=${q.limit}${tzParam}`,
+                    project,
+                  ),
+                ).toEqual(oracleTopEvents(stored, from, to, zone, q.limit));
+                expect(
+                  await getJson(`/stats/active-users?from=${from}&to=${to}${tzParam}`, project),
+                ).toEqual(oracleActiveUsers(stored, from, to, zone));
+                expect(
+                  await getJson(
+                    `/stats/retention-matrix?from=${from}&to=${to}&windows=${q.windows}&period=${q.period}${tzParam}`,
+                    project,
+                  ),
+                ).toEqual(
+                  oracleRetentionMatrix(stored, from, to, q.windows, q.period, zone, '2100-01-01'),
+                );
+                expect(
+                  await getJson(
+                    `/stats/retention?start_date=${q.a}&windows=${q.windows}${tzParam}`,
+                    project,
+                  ),
+                ).toEqual(oracleRetention(stored, q.a, q.windows, zone));
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 240_000);
 });

@@ -4,15 +4,18 @@ import { writeEvents } from '../../src/ingest/write-events.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   addReportZones,
+  createProjectRow,
   emptyTables,
   expectedSummaries,
   summarySnapshot,
 } from '../helpers/summaries.js';
 
 /**
- * The whole summary state (every table, every reporting zone) after random batches equals a
- * recomputation from the raw events: late arrivals (before a user's first event, between
- * two stored days), duplicate ids, random batch splits, concurrent batches.
+ * The whole summary state (every table, every reporting zone of every project) after random
+ * batches equals a recomputation from the raw events: late arrivals (before a user's first
+ * event, between two stored days), duplicate ids, random batch splits, concurrent batches,
+ * two projects with overlapping event and user ids and different zones, ids repeated
+ * across ingest families.
  */
 let database: TestDatabase;
 
@@ -32,9 +35,15 @@ const ID_POOL = Array.from(
   (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
 );
 
+/** A second project (id 2 in a fresh database) with other zones, Santiago's DST included. */
+const SECOND = 2;
+
 beforeAll(async () => {
   database = await createTestDatabase();
   await addReportZones(database.pool, ZONES);
+  expect(
+    await createProjectRow(database.pool, 'second', ['America/Santiago', 'Asia/Kathmandu']),
+  ).toBe(SECOND);
 });
 afterAll(async () => {
   await database.close();
@@ -53,6 +62,8 @@ const arbInstant = fc.oneof(
 );
 
 const arbEvent = fc.record({
+  project_id: fc.constantFrom(1, SECOND),
+  source: fc.constantFrom('events' as const, 'segment' as const, 'posthog' as const),
   event_id: fc.constantFrom(...ID_POOL),
   user_id: fc.constantFrom('u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'),
   event_type: fc.constantFrom('view', 'login', 'Login', 'Ωmega'),
@@ -120,6 +131,8 @@ describe('summary tables equal a recomputation from raw events', () => {
     for (let round = 0; round < 4; round++) {
       const batches = Array.from({ length: 6 }, () =>
         Array.from({ length: 150 }, () => ({
+          project_id: next(3) === 0 ? SECOND : 1,
+          source: 'events' as const,
           event_id: `10000000-0000-4000-8000-${String(id++).padStart(12, '0')}`,
           user_id: `w${next(60) + (next(2) === 0 ? 0 : 60 + round * 60)}`,
           event_type: ['view', 'login', 'Ωmega'][next(3)] as string,
@@ -139,7 +152,7 @@ describe('summary tables equal a recomputation from raw events', () => {
     const events = fc.sample(arbEvent, { numRuns: 150, seed: 7 });
     for (const batch of split(events, [17, 5, 30])) await writeEvents(database.db, batch);
     const live = await summarySnapshot(database.pool);
-    await database.pool.query('SELECT rebuild_summaries()');
+    await database.pool.query('SELECT analytics.rebuild_summaries()');
     expect(await summarySnapshot(database.pool)).toEqual(live);
     expect(live).toEqual(await expectedSummaries(database.pool));
   });

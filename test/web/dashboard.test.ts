@@ -8,11 +8,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey } from '../../src/auth/keys.js';
 import { createKysely, createPool } from '../../src/db/pool.js';
 import { formatDay, parseDay, today } from '../../src/stats/dates.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { event } from '../helpers/events.js';
+import { newKey } from '../helpers/ingest-requests.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { browserTestsEnabled, launchChromium } from './browser.js';
 import { seedEvents, startServer, type TestServer } from './server.js';
@@ -474,8 +474,8 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
     let writeKey: string;
     beforeAll(async () => {
       secured = await startServer(database, { auth: 'required' });
-      readKey = await createKey(database.db, 'dashboard-test-read', 'read');
-      writeKey = await createKey(database.db, 'dashboard-test-write', 'write');
+      readKey = await newKey(database.db, 'dashboard-test-read', 'read');
+      writeKey = await newKey(database.db, 'dashboard-test-write', 'write');
     });
     afterAll(async () => {
       await secured?.close();

@@ -1,0 +1,109 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/** Reporting zones a project may have (each one adds work to every write). */
+export const MAX_PROJECT_ZONES = 10;
+
+export const Slug = Type.String({
+  pattern: '^[a-z0-9-]{1,40}$',
+  description: 'Lower-case letters, digits and dashes, 1 to 40 characters; unique',
+  examples: ['web'],
+});
+
+const TimeZones = Type.Array(
+  Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Kyiv'] }),
+  {
+    minItems: 1,
+    maxItems: MAX_PROJECT_ZONES,
+    description:
+      'IANA zones with summaries, the main zone first (the zone of /stats without `tz`); UTC is added last when not listed',
+    examples: [['Europe/Kyiv', 'UTC']],
+  },
+);
+
+export const ProjectView = Type.Object(
+  {
+    slug: Slug,
+    name: Type.String({ examples: ['Web app'] }),
+    time_zones: Type.Array(Type.String(), {
+      description: 'Reporting zones, main zone first; UTC is always one of them',
+      examples: [['Europe/Kyiv', 'UTC']],
+    }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { description: 'A project' },
+);
+export type ProjectView = Static<typeof ProjectView>;
+
+export const ProjectList = Type.Array(ProjectView);
+
+export const ProjectCreate = Type.Object(
+  {
+    slug: Slug,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['Web app'] })),
+    time_zones: Type.Optional(TimeZones),
+  },
+  { additionalProperties: false },
+);
+
+export const ProjectChange = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    time_zones: Type.Optional(TimeZones),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const ProjectChanged = Type.Object({
+  project: ProjectView,
+  built_time_zones: Type.Array(Type.String(), {
+    description: 'Zones added now, whose summaries were built from the stored events',
+  }),
+});
+
+export const SlugParams = Type.Object({ slug: Slug });
+
+export const ProjectDeleted = Type.Object({
+  slug: Slug,
+  events: Type.Integer({ description: 'Events deleted' }),
+  users: Type.Integer(),
+  event_types: Type.Integer(),
+  summary_rows: Type.Integer({ description: 'Rows of every summary table deleted' }),
+  keys: Type.Integer({ description: 'API keys deleted' }),
+});
+
+export const KeyScope = Type.Union(
+  [Type.Literal('write'), Type.Literal('read'), Type.Literal('all'), Type.Literal('admin')],
+  {
+    description:
+      '`write` ingests, `read` reads /stats and users, `all` both (and erases users), `admin` manages the project, its keys and its users',
+  },
+);
+
+export const KeyCreate = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', examples: ['ios-app'] }),
+    scope: KeyScope,
+  },
+  { additionalProperties: false },
+);
+
+export const KeyView = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    scope: KeyScope,
+    created_at: Type.String({ format: 'date-time' }),
+    last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    revoked_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { description: 'An API key (never the key itself)' },
+);
+
+export const KeyCreated = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  scope: KeyScope,
+  key: Type.String({ description: 'The key itself: shown once, store it now' }),
+});
+
+export const KeyParams = Type.Object({ slug: Slug, id: Type.Integer({ minimum: 1 }) });
