@@ -95,19 +95,28 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 /**
- * Loads a tools/gen-csv.ts file straight into `events` with COPY (no write path: the
- * summaries must be built afterwards, e.g. with rebuild_summaries()).
+ * Loads a tools/gen-csv.ts file straight into the `default` project's events with COPY (no
+ * write path: the summaries must be built afterwards, with analytics.rebuild_summaries()).
+ * The rows get POST /events' family (the importer's).
  */
 export async function copyCsvIntoEvents(url: string, file: string): Promise<void> {
   const { createReadStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
   const { from: copyFrom } = await import('pg-copy-streams');
   await withClient(url, async (c) => {
+    await c.query('BEGIN');
+    await c.query(
+      'ALTER TABLE events ALTER COLUMN project_id SET DEFAULT 1, ALTER COLUMN source SET DEFAULT 1',
+    );
     const sink = c.query(
       copyFrom(
         'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN WITH (FORMAT csv, HEADER true)',
       ),
     );
     await pipeline(createReadStream(file), sink);
+    await c.query(
+      'ALTER TABLE events ALTER COLUMN project_id DROP DEFAULT, ALTER COLUMN source DROP DEFAULT',
+    );
+    await c.query('COMMIT');
   });
 }

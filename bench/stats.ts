@@ -7,7 +7,7 @@
  *
  * The data set (tools/gen-csv.ts, seed 42, 30 days from 2025-10-01, which holds Kyiv's
  * daylight-saving change of 2025-10-26) is loaded once into database events_bench_<rows>
- * with COPY, its summaries built by rebuild_summaries() for the reporting zones UTC,
+ * with COPY, its summaries built by analytics.rebuild_summaries() for the reporting zones UTC,
  * Europe/Kyiv, America/New_York and Asia/Kathmandu, and reused by later runs.
  */
 
@@ -79,14 +79,12 @@ if (!loaded) {
   process.stderr.write(`  COPY: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   started = performance.now();
   await withClient(url, async (c) => {
-    for (const zone of ZONES)
-      await c.query(
-        `INSERT INTO report_zones (zone_id, name)
-         SELECT (SELECT max(zone_id) + 1 FROM report_zones), $1::text
-         WHERE NOT EXISTS (SELECT 1 FROM report_zones WHERE name = $1::text)`,
-        [zone],
-      );
-    await c.query('SELECT rebuild_summaries()');
+    // The default project's reporting zones (UTC first, the main zone), built by
+    // set_project_zones; then every summary rebuilt from the COPYed events.
+    await c.query('SELECT analytics.set_project_zones(1, $1::text[])', [
+      ['UTC', ...ZONES.filter((z) => z !== 'UTC')],
+    ]);
+    await c.query('SELECT analytics.rebuild_summaries()');
     process.stderr.write(
       `  summaries for ${ZONES.length} zones: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );

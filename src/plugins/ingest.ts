@@ -24,6 +24,8 @@ export interface Ingest {
   write(projectId: number, source: IngestSource, events: ValidEvent[]): Promise<WriteResult>;
   /** Counts events that were refused or skipped as invalid, by reason. */
   reject(source: IngestSource, reason: string, events: number): void;
+  /** Events this process stored so far, per project id (for /stats/live). */
+  readonly acceptedByProject: ReadonlyMap<number, number>;
 }
 
 export interface IngestOptions {
@@ -40,6 +42,7 @@ export default fp(
     );
     const limiter = new EventRateLimiter(options.rateLimit);
     const { accepted, skipped, rejected } = app.metrics.ingest;
+    const acceptedByProject = new Map<number, number>();
 
     app.decorate('ingest', {
       admit(request, reply, events) {
@@ -54,12 +57,14 @@ export default fp(
       async write(projectId, source, events) {
         const result = await committer.write(toStore(projectId, source, events));
         accepted.inc(result.accepted);
+        acceptedByProject.set(projectId, (acceptedByProject.get(projectId) ?? 0) + result.accepted);
         skipped.inc(result.skipped);
         return result;
       },
       reject(source, reason, events) {
         if (events > 0) rejected.inc({ source, reason }, events);
       },
+      acceptedByProject,
     } satisfies Ingest);
   },
   { name: 'ingest', dependencies: ['db', 'metrics'] },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ErrorResponse } from '../schemas/errors.js';
+import { ProjectParam } from '../schemas/stats.js';
 
 export const WINDOW_SLOTS = 60;
 
@@ -38,7 +39,7 @@ export const LiveResponse = Type.Object(
       examples: [20],
     }),
   },
-  { description: 'Ingest rate of this server process' },
+  { description: "Ingest rate of the request's project in this server process" },
 );
 
 export interface LiveOptions {
@@ -47,19 +48,25 @@ export interface LiveOptions {
 }
 
 /**
- * Events per second over the last minute, from the `events_ingest_accepted_total` counter
- * this process already keeps: no database query, so the dashboard can ask every few seconds.
+ * Events per second over the last minute, per project, from the counts of stored events
+ * this process already keeps (app.ingest.acceptedByProject): no database query, so the
+ * dashboard can ask every few seconds.
  */
 const liveRoutes: FastifyPluginAsyncTypebox<LiveOptions> = async (app, options) => {
-  const accepted = app.metrics.ingest.accepted;
-  const read = async () => (await accepted.get()).values[0]?.value ?? 0;
-  const ring = new SampleRing();
-  ring.record(await read());
+  const counts = app.ingest.acceptedByProject;
+  const rings = new Map<number, SampleRing>();
+  /** A project first seen now has stored nothing before now (its ring starts at 0). */
+  const ringOf = (projectId: number) => {
+    let ring = rings.get(projectId);
+    if (!ring) {
+      ring = new SampleRing();
+      ring.record(0);
+      rings.set(projectId, ring);
+    }
+    return ring;
+  };
   const timer = setInterval(() => {
-    read().then(
-      (value) => ring.record(value),
-      (error: unknown) => app.log.error({ err: error }, 'sampling the ingest counter failed'),
-    );
+    for (const [projectId, count] of counts) ringOf(projectId).record(count);
   }, options.sampleEveryMs ?? 1000);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
@@ -71,14 +78,16 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveOptions> = async (app, options) 
         tags: ['stats'],
         summary: 'Ingest rate over the last minute',
         description:
-          'Events accepted by this server process in the last 60 seconds (sampled every second ' +
-          'from `events_ingest_accepted_total`) and the mean rate per second. Per process: ' +
-          'with several instances, each reports its own.',
-        response: { 200: LiveResponse, 503: ErrorResponse },
+          "Events of the request's project stored by this server process in the last 60 " +
+          'seconds (sampled every second) and the mean rate per second. Per process: with ' +
+          'several instances, each reports its own.',
+        querystring: Type.Object({ project: ProjectParam }),
+        response: { 200: LiveResponse, 404: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async () => {
-      const eventsLastMinute = ring.increaseSince(await read());
+    async (request) => {
+      const project = await app.projects.forRequest(request);
+      const eventsLastMinute = ringOf(project.id).increaseSince(counts.get(project.id) ?? 0);
       return {
         events_last_minute: eventsLastMinute,
         events_per_second: Math.round((eventsLastMinute / WINDOW_SLOTS) * 100) / 100,

@@ -1,5 +1,4 @@
 import Fastify from 'fastify';
-import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import liveRoutes, { SampleRing } from '../../src/routes/live.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -24,28 +23,29 @@ describe('SampleRing', () => {
   });
 });
 
-/** The real route on a real counter, sampled every 5 ms instead of every second. */
-async function liveRouteOnCounter() {
+/** Per-project counts that record how often the sampler reads them. */
+class CountedMap extends Map<number, number> {
+  reads = 0;
+  override [Symbol.iterator]() {
+    this.reads++;
+    return super[Symbol.iterator]();
+  }
+}
+
+/**
+ * The real route on real per-project counts (as app.ingest keeps them), sampled every 5 ms
+ * instead of every second; every request is project 1's.
+ */
+async function liveRouteOnCounts() {
   const app = Fastify();
-  const registry = new Registry();
-  const accepted = new Counter({ name: 'accepted', help: 'test', registers: [registry] });
-  app.decorate('metrics', {
-    registry,
-    // Only `accepted` is read by the route.
-    ingest: {
-      accepted,
-      skipped: accepted,
-      rejected: new Counter({
-        name: 'r',
-        help: 't',
-        labelNames: ['source', 'reason'],
-        registers: [],
-      }),
-    },
-    recordHttp: () => {},
-  });
+  const counts = new CountedMap();
+  app.decorate('ingest', { acceptedByProject: counts } as never);
+  app.decorate('projects', {
+    forRequest: async () => ({ id: 1, slug: 'default', name: 'Default', zones: [], createdAt: '' }),
+  } as never);
   await app.register(liveRoutes, { sampleEveryMs: 5 });
-  return { app, accepted };
+  const add = (n: number) => counts.set(1, (counts.get(1) ?? 0) + n);
+  return { app, counts, add };
 }
 
 describe('GET /stats/live', () => {
@@ -77,10 +77,29 @@ describe('GET /stats/live', () => {
     }
   });
 
-  it('forgets events once they are older than the 60 samples', async () => {
-    const { app, accepted } = await liveRouteOnCounter();
+  it("counts each project's events apart", async () => {
+    const { app } = await buildTestApp(database);
     try {
-      accepted.inc(90);
+      await app.inject({ method: 'POST', url: '/projects', payload: { slug: 'live-b' } });
+      await app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: { 'x-project': 'live-b' },
+        payload: Array.from({ length: 4 }, () => event()),
+      });
+      const b = await app.inject({ url: '/stats/live', headers: { 'x-project': 'live-b' } });
+      expect(b.json()).toEqual({ events_last_minute: 4, events_per_second: 0.07 });
+      const unknown = await app.inject('/stats/live?project=nope');
+      expect(unknown.statusCode).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('forgets events once they are older than the 60 samples', async () => {
+    const { app, add } = await liveRouteOnCounts();
+    try {
+      add(90);
       expect((await app.inject('/stats/live')).json()).toEqual({
         events_last_minute: 90,
         events_per_second: 1.5,
@@ -93,7 +112,7 @@ describe('GET /stats/live', () => {
         last = (await app.inject('/stats/live')).json().events_last_minute;
       }
       expect(last).toBe(0);
-      accepted.inc(3);
+      add(3);
       expect((await app.inject('/stats/live')).json()).toEqual({
         events_last_minute: 3,
         events_per_second: 0.05,
@@ -104,17 +123,13 @@ describe('GET /stats/live', () => {
   });
 
   it('stops sampling when the app closes', async () => {
-    const { app, accepted } = await liveRouteOnCounter();
+    const { app, counts } = await liveRouteOnCounts();
     await app.ready();
-    const get = accepted.get.bind(accepted);
-    let reads = 0;
-    accepted.get = () => {
-      reads++;
-      return get();
-    };
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(counts.reads).toBeGreaterThan(0);
     await app.close();
-    const after = reads;
+    const after = counts.reads;
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(reads).toBe(after);
+    expect(counts.reads).toBe(after);
   });
 });
