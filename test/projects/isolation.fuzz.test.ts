@@ -139,9 +139,10 @@ describe("another project's keys", () => {
           expect(res.body).not.toContain(SECRET_TYPE);
           // Naming the victim is a 404 (or the key's scope is refused first), never a success.
           if (!PUBLIC.has(op.path) && (naming !== 'none' || op.path.includes('{slug}'))) {
-            expect([400, 401, 403, 404, 405, 413, 415, 422], `${op.method} ${path}${query}`).toContain(
-              res.statusCode,
-            );
+            expect(
+              [400, 401, 403, 404, 405, 413, 415, 422],
+              `${op.method} ${path}${query}`,
+            ).toContain(res.statusCode);
           }
         },
       ),
