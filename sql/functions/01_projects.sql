@@ -47,3 +47,11 @@ BEGIN
   RETURN p_zone_id;
 END
 $fn$;
+
+-- A second per-project lock, for the work that rewrites a project's per-user state outside
+-- the write path: folding expired raw events into it (retention) and erasing users. Those
+-- two never run at once in a project; ingest does not take this lock.
+CREATE FUNCTION lock_project_upkeep(p_project_id integer)
+RETURNS void LANGUAGE sql SET search_path = analytics, public AS $fn$
+  SELECT pg_advisory_xact_lock(project_lock_namespace() + 1, p_project_id);
+$fn$;

@@ -8,11 +8,37 @@
 -- were already stored, by an earlier or a concurrent batch. Callers pass each identity once.
 --
 -- Lock order (every batch takes locks in this one order, so concurrent batches cannot
--- deadlock): its projects' advisory locks in SHARE mode by project_id, events by identity,
+-- deadlock): its projects' advisory locks in SHARE mode by project_id, event_ids by identity,
 -- event_types by (project, name), users by (project, user_id), then each shared summary
 -- table in one sorted pass: active_user_reach, retention_reach, type_reach,
 -- type_day_counts. Per-user rows (user_days, type_user_days) are touched only under the
 -- user's lock.
+--
+-- Every week the batch's events fall in must have its partition (create_event_partitions,
+-- called by the caller beforehand when a week is missing: src/ingest/partitions.ts).
+
+-- Step 1b: the new events' rows, into their week's partition. Joins two unnested arrays,
+-- so by hash only (the planner guesses 10 rows for each and could pick a nested loop).
+CREATE FUNCTION ingest_store_events(
+  p_project_ids integer[], p_sources smallint[], p_event_ids uuid[], p_occurred_at timestamptz[],
+  p_user_ids text[], p_event_types text[], p_properties jsonb[], new_ids ingest_event_identity[]
+) RETURNS ingest_stored_event[]
+LANGUAGE sql SET enable_nestloop = off SET enable_mergejoin = off SET jit = off
+SET search_path = analytics, public AS $fn$
+  WITH inserted AS (
+    INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type, properties)
+    SELECT t.project_id, t.source, t.event_id, t.occurred_at, t.user_id, t.event_type,
+           coalesce(t.properties, '{}')
+    FROM unnest(p_project_ids, p_sources, p_event_ids, p_occurred_at, p_user_ids, p_event_types, p_properties)
+         AS t(project_id, source, event_id, occurred_at, user_id, event_type, properties)
+    JOIN unnest(new_ids) AS n
+      ON n.project_id = t.project_id AND n.source = t.source AND n.event_id = t.event_id
+    RETURNING project_id, occurred_at, user_id, event_type
+  )
+  SELECT array_agg(ROW(project_id, occurred_at, user_id, event_type)::ingest_stored_event)
+  FROM inserted;
+$fn$;
+
 CREATE FUNCTION ingest_events(
   p_project_ids integer[],
   p_sources     smallint[],
@@ -32,30 +58,28 @@ DECLARE
 BEGIN
   PERFORM lock_projects_shared(p_project_ids);
 
-  -- Step 1: store the new events, sorted by identity (the first occurrence wins). In a
-  -- project that holds events stored before sources were recorded, an event is also a
-  -- duplicate of a legacy event (source 0) with its id.
+  -- Step 1a: claim the identities in event_ids, sorted (the first occurrence in the batch
+  -- wins). In a project that holds events stored before sources were recorded, an event
+  -- is also a duplicate of a legacy event (source 0) with its id.
   WITH batch AS (
     SELECT DISTINCT ON (t.project_id, t.source, t.event_id) t.*
-    FROM unnest(p_project_ids, p_sources, p_event_ids, p_occurred_at, p_user_ids, p_event_types, p_properties)
-         WITH ORDINALITY AS t(project_id, source, event_id, occurred_at, user_id, event_type, properties, ord)
+    FROM unnest(p_project_ids, p_sources, p_event_ids, p_occurred_at)
+         WITH ORDINALITY AS t(project_id, source, event_id, occurred_at, ord)
     ORDER BY t.project_id, t.source, t.event_id, t.ord
-  ), inserted AS (
-    INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type, properties)
-    SELECT b.project_id, b.source, b.event_id, b.occurred_at, b.user_id, b.event_type,
-           coalesce(b.properties, '{}')
+  ), claimed AS (
+    INSERT INTO event_ids (project_id, source, event_id, occurred_at)
+    SELECT b.project_id, b.source, b.event_id, b.occurred_at
     FROM batch b JOIN projects p ON p.project_id = b.project_id
     WHERE NOT (p.legacy_event_ids AND EXISTS (
-      SELECT 1 FROM events l
+      SELECT 1 FROM event_ids l
       WHERE l.project_id = b.project_id AND l.source = 0 AND l.event_id = b.event_id))
     ORDER BY b.project_id, b.source, b.event_id
     ON CONFLICT (project_id, source, event_id) DO NOTHING
-    RETURNING project_id, source, event_id, occurred_at, user_id, event_type
+    RETURNING project_id, source, event_id
   )
-  SELECT array_agg(ROW(i.project_id, i.occurred_at, i.user_id, i.event_type)::ingest_stored_event),
-         array_agg(ROW(i.project_id, i.source, i.event_id)::ingest_event_identity)
-  INTO stored, new_ids
-  FROM inserted i;
+  SELECT array_agg(ROW(c.project_id, c.source, c.event_id)::ingest_event_identity)
+  INTO new_ids
+  FROM claimed c;
 
   IF coalesce(cardinality(new_ids), 0) < cardinality(p_event_ids) THEN
     -- NOT IN over a subquery runs as a hashed subplan: linear in the batch.
@@ -65,9 +89,13 @@ BEGIN
       SELECT n.project_id, n.source, n.event_id FROM unnest(new_ids) AS n);
   END IF;
 
-  IF stored IS NULL THEN
+  IF new_ids IS NULL THEN
     RETURN existing;
   END IF;
+
+  -- Step 1b: the new events themselves.
+  stored := ingest_store_events(p_project_ids, p_sources, p_event_ids, p_occurred_at, p_user_ids,
+                                p_event_types, p_properties, new_ids);
 
   -- The reporting zones of the batch's projects (stable under their locks).
   SELECT array_agg(ROW(pz.project_id, z.zone_id, z.name)::ingest_zone) INTO zones

@@ -125,7 +125,10 @@ BEGIN
       UPDATE project_zones SET position = i - 1
       WHERE project_id = p_project_id AND zone_id = ids[i];
     ELSE
-      INSERT INTO project_zones (project_id, zone_id, position) VALUES (p_project_id, ids[i], i - 1);
+      -- Built from the events that are left: complete from the first whole local day.
+      INSERT INTO project_zones (project_id, zone_id, position, complete_from)
+      SELECT p_project_id, ids[i], i - 1, first_complete_day(p.raw_floor, z.name)
+      FROM projects p, report_zones z WHERE p.project_id = p_project_id AND z.zone_id = ids[i];
       PERFORM backfill_project_zone(p_project_id, ids[i]);
       built := built || (SELECT name FROM report_zones WHERE zone_id = ids[i]);
     END IF;

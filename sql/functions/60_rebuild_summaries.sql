@@ -31,6 +31,10 @@ BEGIN
     FOR zone IN SELECT zone_id FROM project_zones WHERE project_id = project ORDER BY zone_id LOOP
       PERFORM backfill_project_zone(project, zone);
     END LOOP;
+    -- Built from the events that are left: complete from the first whole local day.
+    UPDATE project_zones pz SET complete_from = first_complete_day(p.raw_floor, z.name)
+    FROM projects p, report_zones z
+    WHERE pz.project_id = project AND p.project_id = project AND z.zone_id = pz.zone_id;
   END LOOP;
 
   ANALYZE users, event_types, user_days, active_user_reach, retention_reach, type_user_days,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ensurePartitions, instantRange } from '../ingest/partitions.js';
 import { SOURCE_CODES } from '../ingest/sources.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
 import { firstOccurrences, toStore, type WriteResult } from '../ingest/write-events.js';
@@ -42,6 +43,7 @@ export class StagingWriter {
   private failure: Error | undefined;
 
   private constructor(
+    private readonly pool: pg.Pool,
     private readonly client: pg.PoolClient,
     private readonly projectId: number,
   ) {
@@ -54,7 +56,7 @@ export class StagingWriter {
 
   static async open(pool: pg.Pool, projectId: number): Promise<StagingWriter> {
     const client = await pool.connect();
-    const writer = new StagingWriter(client, projectId);
+    const writer = new StagingWriter(pool, client, projectId);
     try {
       // A temporary table is never WAL-logged, and ON COMMIT DELETE ROWS empties it
       // without a DELETE after each batch (and after a rollback), so a pooled connection
@@ -80,7 +82,17 @@ export class StagingWriter {
     // Only the COPY text and two counts outlive this line: the batch's event objects can
     // be collected while the database works (a smaller heap with batches in flight).
     const { text, unique, total } = copyRows(this.projectId, events);
+    const range = instantRange(events.map((e) => e.occurred_at));
     try {
+      // Before the batch's transaction: a missing week's partition is made in its own.
+      if (range) {
+        await ensurePartitions(
+          this.pool,
+          (sqlText, values) => this.client.query(sqlText, values),
+          range.from,
+          range.to,
+        );
+      }
       await this.client.query('BEGIN');
       await new Promise<void>((resolve, reject) => {
         const stream = this.client.query(copyFrom('COPY import_staging FROM STDIN'));

@@ -1,5 +1,12 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
+import {
+  ensurePartitions,
+  forgetPartitions,
+  instantRange,
+  isMissingPartition,
+  queryVia,
+} from './partitions.js';
 import { type IngestSource, SOURCE_CODES } from './sources.js';
 import type { ValidEvent } from './validate-event.js';
 
@@ -55,6 +62,19 @@ export async function storeUniqueEvents(
   events: EventToStore[],
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
+  const range = instantRange(events.map((e) => e.occurred_at));
+  if (range) await ensurePartitions(db, queryVia(db), range.from, range.to);
+  try {
+    return await callIngest(db, events);
+  } catch (error) {
+    if (!range || !isMissingPartition(error)) throw error;
+    forgetPartitions();
+    await ensurePartitions(db, queryVia(db), range.from, range.to);
+    return callIngest(db, events);
+  }
+}
+
+async function callIngest(db: Kysely<Database>, events: EventToStore[]): Promise<Set<string>> {
   const { rows } = await sql<{ existing: number[] }>`
     SELECT analytics.ingest_events(
       ${events.map((e) => e.project_id)}::int[],

@@ -179,6 +179,7 @@ describe('migrations', () => {
     );
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
 
+    expect(await migrateDown(database.db)).toEqual(['0008_event_partitions']);
     expect(await migrateDown(database.db)).toEqual(['0007_projects']);
     expect(await migrateDown(database.db)).toEqual(['0006_in_order_fast_path']);
     expect(await migrateDown(database.db)).toEqual(['0005_summary_engine_v2']);
@@ -284,6 +285,14 @@ describe('migrations', () => {
     expect(JSON.stringify(probe[0]['QUERY PLAN'])).not.toContain('Seq Scan');
   });
 
+  /** The raw events' content, sorted (columns by name, whatever their order in the table). */
+  async function rawEvents(database: TestDatabase): Promise<string[]> {
+    const { rows } = await database.pool.query(
+      `SELECT event_id::text, occurred_at::text, user_id, event_type, properties::text FROM events`,
+    );
+    return rows.map((r) => JSON.stringify(r)).sort();
+  }
+
   /** A database at 0006 with events (two zones) and keys, as the previous release left it. */
   async function at0006WithData() {
     const database = await freshDatabase();
@@ -302,7 +311,23 @@ describe('migrations', () => {
   it('0007 moves every row into the default project exactly, keeps legacy ids deduplicated, and its down migration restores 0006', async () => {
     const database = await at0006WithData();
     const before = await legacySnapshot(database.pool);
-    expect(await migrateToLatest(database.db)).toEqual(['0007_projects']);
+    const rawBefore = await rawEvents(database);
+    expect(await migrateToLatest(database.db)).toEqual(['0007_projects', '0008_event_partitions']);
+    // 0008: the same rows, each in its UTC week's partition, and one dedup row each.
+    expect(await rawEvents(database)).toEqual(rawBefore);
+    const { rows: partitions } = await database.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT tableoid)::int AS partitions,
+              count(DISTINCT date_trunc('week', occurred_at AT TIME ZONE 'UTC'))::int AS weeks,
+              (SELECT count(*)::int FROM event_ids) AS ids
+       FROM events`,
+    );
+    expect(partitions[0]).toEqual({
+      n: history.length,
+      partitions: partitions[0].weeks,
+      weeks: partitions[0].weeks,
+      ids: history.length,
+    });
+    expect(partitions[0].weeks).toBeGreaterThan(4);
 
     const { rows: projects } = await database.pool.query(
       `SELECT project_id, slug, legacy_event_ids FROM projects`,
@@ -340,6 +365,21 @@ describe('migrations', () => {
     });
     expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
 
+    // A resend of a stored event with a time in another week is still a duplicate.
+    const resend = await writeEvents(
+      database.db,
+      toStore(web, 'events', [
+        { ...(history[1] as (typeof history)[number]), occurred_at: '2025-06-30T00:00:00.001Z' },
+      ]),
+    );
+    expect(resend).toEqual({ accepted: 0, skipped: 1 });
+
+    expect(await migrateDown(database.db)).toEqual(['0008_event_partitions']);
+    const { rows: unpartitioned } = await database.pool.query(
+      `SELECT relkind FROM pg_class WHERE relname = 'events'`,
+    );
+    expect(unpartitioned).toEqual([{ relkind: 'r' }]);
+    expect(await summarySnapshot(database.pool)).toEqual(await expectedSummaries(database.pool));
     expect(await migrateDown(database.db)).toEqual(['0007_projects']);
     // Back to one app: the default project's rows (the extra event included), summaries rebuilt.
     const after = await legacySnapshot(database.pool);
