@@ -72,3 +72,23 @@ LANGUAGE sql STABLE AS $fn$
     ELSE (p_raw_floor AT TIME ZONE p_zone)::date + 1
   END
 $fn$;
+
+-- Event types of a project that no stored or expired event has any more (their users were
+-- erased): removed from the dictionary. Takes the project's lock exclusively, briefly: the
+-- write path reads type keys without locking them. Returns how many went.
+CREATE FUNCTION prune_event_types(p_project_id integer)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = analytics, public AS $fn$
+DECLARE
+  pruned integer;
+BEGIN
+  PERFORM lock_project_exclusive(p_project_id);
+  DELETE FROM event_types t
+  WHERE t.project_id = p_project_id
+    AND NOT EXISTS (SELECT 1 FROM type_day_counts c
+                    WHERE c.project_id = p_project_id AND c.zone_id = 0
+                      AND c.type_key = t.type_key AND c.events > 0);
+  GET DIAGNOSTICS pruned = ROW_COUNT;
+  RETURN pruned;
+END
+$fn$;

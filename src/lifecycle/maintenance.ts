@@ -28,6 +28,8 @@ export interface MaintenanceReport {
   expiredEvents: number;
   /** Partitions of events after the pass. */
   partitions: number;
+  /** Event types removed from dictionaries (only erased users had them). */
+  prunedEventTypes: number;
 }
 
 interface Partition {
@@ -60,6 +62,7 @@ export async function maintain(
     dropped: [],
     expiredEvents: 0,
     partitions: 0,
+    prunedEventTypes: 0,
   };
   const { rows: created } = await client.query<{ created: string[] }>(
     'SELECT analytics.create_event_partitions($1::timestamptz, $2::timestamptz) AS created',
@@ -131,6 +134,17 @@ export async function maintain(
       report.dropped.push(partition.partition_name);
     }
   }
+  // Dictionaries: types that erasures left without any event.
+  const { rows: pruned } = await client.query<{ pruned: number }>(
+    `SELECT coalesce(sum(analytics.prune_event_types(project_id)), 0)::int AS pruned
+     FROM projects p
+     WHERE EXISTS (SELECT 1 FROM event_types t WHERE t.project_id = p.project_id
+                   AND NOT EXISTS (SELECT 1 FROM type_day_counts c
+                                   WHERE c.project_id = t.project_id AND c.zone_id = 0
+                                     AND c.type_key = t.type_key AND c.events > 0))`,
+  );
+  report.prunedEventTypes = pruned[0]?.pruned ?? 0;
+
   // This process's cache of known partitions must not name dropped ones.
   if (report.dropped.length > 0) forgetPartitions();
   const { rows: count } = await client.query<{ n: number }>(

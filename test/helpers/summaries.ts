@@ -93,9 +93,9 @@ export function expectedSummaries(pool: pg.Pool): Promise<Record<string, string[
   return tablesOf(pool, EXPECTED);
 }
 
-/** Empties the events table and every summary (projects and zones stay), between tests. */
+/** Empties the events (and their dedup rows) and every summary (projects and zones stay). */
 export async function emptyTables(pool: pg.Pool): Promise<void> {
-  await pool.query(`TRUNCATE events, ${SUMMARY_TABLES.join(', ')} RESTART IDENTITY`);
+  await pool.query(`TRUNCATE events, event_ids, ${SUMMARY_TABLES.join(', ')} RESTART IDENTITY`);
 }
 
 /** Sets a project's reporting zones (summaries per zone; UTC stays), `default` by default. */
