@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { ErrorResponse } from '../schemas/errors.js';
+import { LiveResponse } from '../schemas/stats.js';
 
 export const WINDOW_SLOTS = 60;
 
@@ -26,20 +26,6 @@ export class SampleRing {
     return oldest === undefined ? 0 : current - oldest;
   }
 }
-
-export const LiveResponse = Type.Object(
-  {
-    events_last_minute: Type.Integer({
-      description: 'Events stored by this process in about the last 60 s',
-      examples: [1200],
-    }),
-    events_per_second: Type.Number({
-      description: 'events_last_minute / 60, rounded to 2 decimals',
-      examples: [20],
-    }),
-  },
-  { description: 'Ingest rate of this server process' },
-);
 
 export interface LiveOptions {
   /** How often the counter is sampled; 1 s in production, shorter in tests. */
@@ -69,6 +55,7 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveOptions> = async (app, options) 
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getLiveIngestRate',
         summary: 'Ingest rate over the last minute',
         description:
           'Events accepted by this server process in the last 60 seconds (sampled every second ' +
