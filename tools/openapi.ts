@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript';
-import { buildApp } from '../src/app.js';
+import { type AppOptions, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createKysely, createPool } from '../src/db/pool.js';
 
@@ -20,12 +20,15 @@ export const CLIENT_TYPES_FILE = fileURLToPath(
  * The document exactly as the server serves it, built without a database: the app is
  * built from the documented defaults (an empty environment) on a pool that is never
  * connected (pg.Pool and Kysely connect on the first query; building the app and its
- * document runs none).
+ * document runs none). `config` overrides single settings (the document does not depend on
+ * them; a test checks that).
  */
-export async function openApiDocument(): Promise<OpenAPI3> {
+export async function openApiDocument(
+  config: Partial<AppOptions['config']> = {},
+): Promise<OpenAPI3> {
   const pool = createPool('postgres://openapi@127.0.0.1:1/never-connected');
   const app = await buildApp({
-    config: { ...loadConfig({}), logLevel: 'silent' },
+    config: { ...loadConfig({}), logLevel: 'silent', ...config },
     db: createKysely(pool),
     pool,
   });

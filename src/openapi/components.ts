@@ -15,15 +15,18 @@ const SCHEMA_MODULES: readonly Record<string, unknown>[] = [errors, events, heal
  * anonymous type per place a schema is used.
  */
 function namedSchemas(): ReadonlyMap<object, string> {
+  const named = SCHEMA_MODULES.flatMap((module) =>
+    Object.entries(module).filter(
+      ([name, value]) => KindGuard.IsSchema(value) && !name.endsWith('Query'),
+    ),
+  );
+  // By name: the document lists them in this order, whatever order a loader gives exports in.
+  named.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const names = new Map<object, string>();
-  const taken = new Set<string>();
-  for (const module of SCHEMA_MODULES) {
-    for (const [name, value] of Object.entries(module)) {
-      if (!KindGuard.IsSchema(value) || name.endsWith('Query')) continue;
-      if (taken.has(name)) throw new Error(`two schemas are exported as ${name} in src/schemas`);
-      taken.add(name);
-      names.set(value, name);
-    }
+  for (const [index, [name, schema]] of named.entries()) {
+    if (named[index + 1]?.[0] === name)
+      throw new Error(`two schemas in src/schemas are named ${name}`);
+    names.set(schema as object, name);
   }
   return names;
 }

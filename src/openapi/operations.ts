@@ -30,12 +30,18 @@ type RouteSchema = FastifySchema & {
   security?: readonly SecurityRequirement[];
 };
 
-/** Where the key may travel in a body of this schema (unions: any of their members'). */
+/**
+ * Where the key may travel in a body of this schema. A union (POST /batch: Amplitude's or
+ * PostHog's envelope) takes the fields all its members take, the ones that work whichever
+ * envelope the client sends.
+ */
 function bodyKeyFields(body: unknown): string[] {
-  const fields = typeof body === 'object' && body !== null ? BODY_KEY_FIELDS.get(body) : undefined;
+  if (typeof body !== 'object' || body === null) return [];
+  const fields = BODY_KEY_FIELDS.get(body);
   if (fields) return [...fields];
-  const members = (body as { anyOf?: unknown[] } | undefined)?.anyOf ?? [];
-  return [...new Set(members.flatMap(bodyKeyFields))];
+  const members = ((body as { anyOf?: unknown[] }).anyOf ?? []).map(bodyKeyFields);
+  const [first = [], ...others] = members;
+  return first.filter((field) => others.every((fields) => fields.includes(field)));
 }
 
 /** A querystring parameter with a default is optional to the client (Ajv fills it in). */

@@ -561,7 +561,7 @@ export interface paths {
          * Amplitude batch API, or PostHog capture without the trailing slash
          * @description An envelope with `events` is Amplitude's (answered like /2/httpapi), anything else PostHog's (answered like /batch/). Errors carry `code`.
          *
-         *     The API key may also travel in the body (`api_key`, `token`, `properties.token`), as the SDK sends it; OpenAPI has no security scheme for a body field, hence `x-api-key-in-body`. A key in a header is checked first, before the body is read.
+         *     The API key may also travel in the body (`api_key`), as the SDK sends it; OpenAPI has no security scheme for a body field, hence `x-api-key-in-body`. A key in a header is checked first, before the body is read.
          */
         post: operations["amplitudeBatch"];
         delete?: never;
@@ -714,6 +714,113 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActiveUsersDay: {
+            /** @example 2025-10-19 */
+            date: string;
+            /**
+             * @description Distinct users active on this day
+             * @example 3
+             */
+            dau: number;
+            /**
+             * @description Distinct users active in the 7 days ending on this day
+             * @example 9
+             */
+            wau: number;
+            /**
+             * @description Distinct users active in the 30 days ending on this day
+             * @example 21
+             */
+            mau: number;
+        };
+        /**
+         * @description One entry per day of the range, ascending; days without events have 0
+         * @example [
+         *       {
+         *         "date": "2025-10-19",
+         *         "dau": 3,
+         *         "wau": 9,
+         *         "mau": 21
+         *       },
+         *       {
+         *         "date": "2025-10-20",
+         *         "dau": 5,
+         *         "wau": 10,
+         *         "mau": 22
+         *       }
+         *     ]
+         */
+        ActiveUsersResponse: components["schemas"]["ActiveUsersDay"][];
+        /**
+         * @description Amplitude HTTP API v2: `{"api_key", "events": [event...]}`.
+         * @example {
+         *       "api_key": "<write key>",
+         *       "events": [
+         *         {
+         *           "event_type": "Button Clicked",
+         *           "user_id": "user-123",
+         *           "insert_id": "c0ffee00-0000-4000-8000-000000000001",
+         *           "time": 1760868000000,
+         *           "event_properties": {
+         *             "button": "buy"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        AmplitudeBody: {
+            api_key?: string;
+            events: {
+                [key: string]: unknown;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        AmplitudeErrorResponse: {
+            /**
+             * @description The HTTP status, as Amplitude reads it
+             * @example 400
+             */
+            code: number;
+            /** @description Set on errors that retrying cannot fix, so that the SDK drops the batch */
+            missing_field?: string;
+        } & components["schemas"]["ErrorResponse"];
+        AmplitudeResponse: {
+            /** @example 200 */
+            code: number;
+            /**
+             * @description Valid events (new or already stored)
+             * @example 1
+             */
+            events_ingested: number;
+            /** @example 312 */
+            payload_size_bytes: number;
+            /**
+             * @description ms since the epoch
+             * @example 1760868001000
+             */
+            server_upload_time: number;
+        };
+        DauDay: {
+            /** @example 2025-10-19 */
+            date: string;
+            /** @example 3 */
+            unique_users: number;
+        };
+        /**
+         * @description One entry per day of the range, ascending; days without events have 0
+         * @example [
+         *       {
+         *         "date": "2025-10-19",
+         *         "unique_users": 3
+         *       },
+         *       {
+         *         "date": "2025-10-20",
+         *         "unique_users": 5
+         *       }
+         *     ]
+         */
+        DauResponse: components["schemas"]["DauDay"][];
         ErrorDetail: {
             /** @description Position of the event in the batch */
             index?: number;
@@ -765,6 +872,18 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        Health: {
+            /**
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok" | "error";
+            /**
+             * @example ok
+             * @enum {string}
+             */
+            db: "ok" | "unavailable";
+        };
         /**
          * @description A batch of 1..MAX_BATCH_EVENTS events
          * @example [
@@ -792,190 +911,6 @@ export interface components {
              */
             skipped: number;
         };
-        Health: {
-            /**
-             * @example ok
-             * @enum {string}
-             */
-            status: "ok" | "error";
-            /**
-             * @example ok
-             * @enum {string}
-             */
-            db: "ok" | "unavailable";
-        };
-        /**
-         * @description Amplitude HTTP API v2: `{"api_key", "events": [event...]}`.
-         * @example {
-         *       "api_key": "<write key>",
-         *       "events": [
-         *         {
-         *           "event_type": "Button Clicked",
-         *           "user_id": "user-123",
-         *           "insert_id": "c0ffee00-0000-4000-8000-000000000001",
-         *           "time": 1760868000000,
-         *           "event_properties": {
-         *             "button": "buy"
-         *           }
-         *         }
-         *       ]
-         *     }
-         */
-        AmplitudeBody: {
-            api_key?: string;
-            events: {
-                [key: string]: unknown;
-            }[];
-        } & {
-            [key: string]: unknown;
-        };
-        AmplitudeErrorResponse: {
-            /**
-             * @description The HTTP status, as Amplitude reads it
-             * @example 400
-             */
-            code: number;
-            /** @description Set on errors that retrying cannot fix, so that the SDK drops the batch */
-            missing_field?: string;
-        } & components["schemas"]["ErrorResponse"];
-        AmplitudeResponse: {
-            /** @example 200 */
-            code: number;
-            /**
-             * @description Valid events (new or already stored)
-             * @example 1
-             */
-            events_ingested: number;
-            /** @example 312 */
-            payload_size_bytes: number;
-            /**
-             * @description ms since the epoch
-             * @example 1760868001000
-             */
-            server_upload_time: number;
-        };
-        /**
-         * @description PostHog: `{"api_key", "batch": [event...], "sent_at"}` (posthog-node), one event, or an array of events (posthog-js, key as properties.token).
-         * @example {
-         *       "api_key": "<write key>",
-         *       "batch": [
-         *         {
-         *           "event": "signed_up",
-         *           "distinct_id": "user-123",
-         *           "uuid": "01890f5e-7b2a-7c3d-9e4f-5a6b7c8d9e0f",
-         *           "timestamp": "2025-10-19T10:00:00.000Z",
-         *           "properties": {
-         *             "plan": "pro",
-         *             "$lib": "posthog-node",
-         *             "$lib_version": "5.70.0"
-         *           }
-         *         }
-         *       ],
-         *       "sent_at": "2025-10-19T10:00:01.000Z"
-         *     }
-         */
-        PosthogBody: {
-            [key: string]: unknown;
-        } | {
-            [key: string]: unknown;
-        }[];
-        PosthogResponse: {
-            /** @enum {number} */
-            status: 1;
-        };
-        /**
-         * @description Segment / RudderStack: `{"batch": [message...], "sentAt"}` on /v1/batch, one message on /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias.
-         * @example {
-         *       "batch": [
-         *         {
-         *           "type": "track",
-         *           "event": "Order Completed",
-         *           "userId": "user-123",
-         *           "messageId": "msg-0001",
-         *           "timestamp": "2025-10-19T10:00:00.000Z",
-         *           "properties": {
-         *             "revenue": 12.5
-         *           },
-         *           "context": {
-         *             "library": {
-         *               "name": "@segment/analytics-node",
-         *               "version": "3.1.0"
-         *             }
-         *           }
-         *         }
-         *       ],
-         *       "sentAt": "2025-10-19T10:00:01.000Z"
-         *     }
-         */
-        SegmentBody: {
-            batch?: {
-                [key: string]: unknown;
-            }[];
-            writeKey?: string;
-            /** Format: date-time */
-            sentAt?: string;
-        } & {
-            [key: string]: unknown;
-        };
-        /** @description Segment answers `{}` */
-        SegmentResponse: Record<string, never>;
-        ActiveUsersDay: {
-            /** @example 2025-10-19 */
-            date: string;
-            /**
-             * @description Distinct users active on this day
-             * @example 3
-             */
-            dau: number;
-            /**
-             * @description Distinct users active in the 7 days ending on this day
-             * @example 9
-             */
-            wau: number;
-            /**
-             * @description Distinct users active in the 30 days ending on this day
-             * @example 21
-             */
-            mau: number;
-        };
-        /**
-         * @description One entry per day of the range, ascending; days without events have 0
-         * @example [
-         *       {
-         *         "date": "2025-10-19",
-         *         "dau": 3,
-         *         "wau": 9,
-         *         "mau": 21
-         *       },
-         *       {
-         *         "date": "2025-10-20",
-         *         "dau": 5,
-         *         "wau": 10,
-         *         "mau": 22
-         *       }
-         *     ]
-         */
-        ActiveUsersResponse: components["schemas"]["ActiveUsersDay"][];
-        DauDay: {
-            /** @example 2025-10-19 */
-            date: string;
-            /** @example 3 */
-            unique_users: number;
-        };
-        /**
-         * @description One entry per day of the range, ascending; days without events have 0
-         * @example [
-         *       {
-         *         "date": "2025-10-19",
-         *         "unique_users": 3
-         *       },
-         *       {
-         *         "date": "2025-10-20",
-         *         "unique_users": 5
-         *       }
-         *     ]
-         */
-        DauResponse: components["schemas"]["DauDay"][];
         /** @description Ingest rate of this server process */
         LiveResponse: {
             /**
@@ -1012,6 +947,35 @@ export interface components {
              * @example 812
              */
             active_users_today: number;
+        };
+        /**
+         * @description PostHog: `{"api_key", "batch": [event...], "sent_at"}` (posthog-node), one event, or an array of events (posthog-js, key as properties.token).
+         * @example {
+         *       "api_key": "<write key>",
+         *       "batch": [
+         *         {
+         *           "event": "signed_up",
+         *           "distinct_id": "user-123",
+         *           "uuid": "01890f5e-7b2a-7c3d-9e4f-5a6b7c8d9e0f",
+         *           "timestamp": "2025-10-19T10:00:00.000Z",
+         *           "properties": {
+         *             "plan": "pro",
+         *             "$lib": "posthog-node",
+         *             "$lib_version": "5.70.0"
+         *           }
+         *         }
+         *       ],
+         *       "sent_at": "2025-10-19T10:00:01.000Z"
+         *     }
+         */
+        PosthogBody: {
+            [key: string]: unknown;
+        } | {
+            [key: string]: unknown;
+        }[];
+        PosthogResponse: {
+            /** @enum {number} */
+            status: 1;
         };
         RetentionCohort: {
             /**
@@ -1108,6 +1072,42 @@ export interface components {
              */
             rate: number;
         };
+        /**
+         * @description Segment / RudderStack: `{"batch": [message...], "sentAt"}` on /v1/batch, one message on /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias.
+         * @example {
+         *       "batch": [
+         *         {
+         *           "type": "track",
+         *           "event": "Order Completed",
+         *           "userId": "user-123",
+         *           "messageId": "msg-0001",
+         *           "timestamp": "2025-10-19T10:00:00.000Z",
+         *           "properties": {
+         *             "revenue": 12.5
+         *           },
+         *           "context": {
+         *             "library": {
+         *               "name": "@segment/analytics-node",
+         *               "version": "3.1.0"
+         *             }
+         *           }
+         *         }
+         *       ],
+         *       "sentAt": "2025-10-19T10:00:01.000Z"
+         *     }
+         */
+        SegmentBody: {
+            batch?: {
+                [key: string]: unknown;
+            }[];
+            writeKey?: string;
+            /** Format: date-time */
+            sentAt?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Segment answers `{}` */
+        SegmentResponse: Record<string, never>;
         TopEvent: {
             /** @example purchase */
             event_type: string;
