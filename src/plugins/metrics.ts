@@ -129,12 +129,17 @@ export default fp(
       {
         schema: {
           tags: ['operations'],
+          operationId: 'getMetrics',
           summary: 'Prometheus metrics',
           description:
             'Prometheus text exposition format (prom-client). When METRICS_TOKEN is set, needs `Authorization: Bearer <METRICS_TOKEN>`.',
-          produces: ['text/plain'],
+          // Public, or the METRICS_TOKEN when the server sets one (no API key either way).
+          security: [{}, { metricsToken: [] }],
           response: {
-            200: { type: 'string', description: 'Prometheus text format' },
+            200: {
+              description: 'Prometheus text format',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
             401: ErrorResponse,
           },
         },

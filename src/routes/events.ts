@@ -11,6 +11,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
       config: { access: 'write' },
       schema: {
         tags: ['events'],
+        operationId: 'ingestEvents',
         summary: 'Ingest a batch of events (idempotent)',
         description:
           'Stores each new event once; duplicates (already stored, or repeated in the batch) are ' +

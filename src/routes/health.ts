@@ -1,13 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Health } from '../schemas/health.js';
 
 /** Answer within this long even when the database does not answer at all. */
 const HEALTH_TIMEOUT_MS = 2000;
-
-const Health = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('error')], { examples: ['ok'] }),
-  db: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { examples: ['ok'] }),
-});
 
 async function databaseAnswers(query: () => Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -29,6 +24,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['operations'],
+        operationId: 'getHealth',
         summary: 'Health check',
         description: 'Runs a query; 503 when the database does not answer within 2 s.',
         response: { 200: Health, 503: Health },

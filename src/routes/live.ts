@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ErrorResponse } from '../schemas/errors.js';
-import { ProjectParam } from '../schemas/stats.js';
+import { LiveResponse, ProjectParam } from '../schemas/stats.js';
 
 export const WINDOW_SLOTS = 60;
 
@@ -27,20 +27,6 @@ export class SampleRing {
     return oldest === undefined ? 0 : current - oldest;
   }
 }
-
-export const LiveResponse = Type.Object(
-  {
-    events_last_minute: Type.Integer({
-      description: 'Events stored by this process in about the last 60 s',
-      examples: [1200],
-    }),
-    events_per_second: Type.Number({
-      description: 'events_last_minute / 60, rounded to 2 decimals',
-      examples: [20],
-    }),
-  },
-  { description: "Ingest rate of the request's project in this server process" },
-);
 
 export interface LiveOptions {
   /** How often the counter is sampled; 1 s in production, shorter in tests. */
@@ -76,6 +62,7 @@ const liveRoutes: FastifyPluginAsyncTypebox<LiveOptions> = async (app, options) 
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getLiveIngestRate',
         summary: 'Ingest rate over the last minute',
         description:
           "Events of the request's project stored by this server process in the last 60 " +

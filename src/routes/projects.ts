@@ -15,8 +15,9 @@ import { ErrorResponse } from '../schemas/errors.js';
 import {
   KeyCreate,
   KeyCreated,
+  KeyList,
   KeyParams,
-  KeyView,
+  KeyRevoked,
   ProjectChange,
   ProjectChanged,
   ProjectCreate,
@@ -67,6 +68,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'any' },
       schema: {
         tags: ['projects'],
+        operationId: 'listProjects',
         summary: 'List projects',
         description:
           'The projects the key can reach: every project for an admin key of `default` (and with AUTH=off), else the key’s own.',
@@ -87,6 +89,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'createProject',
         summary: 'Create a project',
         description:
           'Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset).',
@@ -116,6 +119,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'updateProject',
         summary: 'Rename a project or change its reporting zones',
         description:
           'A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events).',
@@ -141,6 +145,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'deleteProject',
         summary: 'Delete a project',
         description:
           'Deletes the project with its events, users, summaries and keys in one transaction, and answers what was deleted. `default` cannot be deleted (409).',
@@ -163,10 +168,11 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'listProjectKeys',
         summary: 'List a project’s API keys',
         description: 'Names, scopes and dates; never the keys themselves.',
         params: SlugParams,
-        response: { 200: { type: 'array', items: KeyView }, ...errors },
+        response: { 200: KeyList, ...errors },
       },
     },
     async (request) => {
@@ -181,6 +187,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'createProjectKey',
         summary: 'Create an API key for a project',
         description: 'The key is in the answer, once; only its hash is stored.',
         params: SlugParams,
@@ -205,10 +212,11 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       config: { access: 'admin' },
       schema: {
         tags: ['projects'],
+        operationId: 'revokeProjectKey',
         summary: 'Revoke an API key',
         description: 'The key stops working within 5 s (the key cache).',
         params: KeyParams,
-        response: { 204: { type: 'null', description: 'Revoked' }, ...errors },
+        response: { 204: KeyRevoked, ...errors },
       },
     },
     async (request, reply) => {
@@ -216,7 +224,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       if (!(await revokeKey(app.db, project.id, { id: request.params.id }))) {
         throw new ApiError(404, 'not_found', `no live key ${request.params.id} in this project`);
       }
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 };

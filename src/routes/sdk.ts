@@ -14,11 +14,13 @@ import type { IngestSource } from '../plugins/ingest.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
   AmplitudeBody,
+  AmplitudeErrorResponse,
   AmplitudeResponse,
   PosthogBody,
   PosthogResponse,
   SegmentBody,
   SegmentResponse,
+  sdkOperationId,
 } from '../schemas/sdk.js';
 
 const errorResponses = {
@@ -183,6 +185,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
         ...common,
         schema: {
           tags: ['sdk'],
+          operationId: sdkOperationId(url),
           summary: impliedType
             ? `Segment / RudderStack: one ${impliedType} message`
             : 'Segment / RudderStack: a batch of messages',
@@ -237,6 +240,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   };
   const posthogSchema = (url: string) => ({
     tags: ['sdk'],
+    operationId: sdkOperationId(url),
     summary: `PostHog capture (${url})`,
     description:
       'Key: `api_key` or `token` in the body (or Bearer / X-API-Key). Answers 200 ' +
@@ -266,17 +270,16 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
     scope.setErrorHandler(
       errorHandler((status, body) => ({ code: status, ...amplitudeDrop(status, body) })),
     );
-    const withCode = Type.Intersect([
-      Type.Object({ code: Type.Integer(), missing_field: Type.Optional(Type.String()) }),
-      ErrorResponse,
-    ]);
-    const codedErrors = Object.fromEntries(Object.keys(errorResponses).map((s) => [s, withCode]));
+    const codedErrors = Object.fromEntries(
+      Object.keys(errorResponses).map((s) => [s, AmplitudeErrorResponse]),
+    );
     scope.post(
       '/2/httpapi',
       {
         ...common,
         schema: {
           tags: ['sdk'],
+          operationId: sdkOperationId('/2/httpapi'),
           summary: 'Amplitude HTTP API v2',
           description:
             'Key: `api_key` in the body (or Bearer / X-API-Key). Answers 200 `{"code":200,' +
@@ -295,6 +298,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
         onRequest: gzipJs,
         schema: {
           tags: ['sdk'],
+          operationId: sdkOperationId('/batch'),
           summary: 'Amplitude batch API, or PostHog capture without the trailing slash',
           description:
             "An envelope with `events` is Amplitude's (answered like /2/httpapi), anything else " +

@@ -91,6 +91,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getDailyActiveUsers',
         summary: 'Daily active users',
         description:
           'Distinct user_id with at least one event per calendar day (in `tz`), for every day ' +
@@ -111,6 +112,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getTopEvents',
         summary: 'Most frequent event types',
         description: 'Event types by number of events in the inclusive range, with distinct users.',
         querystring: TopEventsQuery,
@@ -134,6 +136,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getRetention',
         summary: 'Cohort retention',
         description:
           'Cohort: users whose first event ever falls on `start_date`; for each day n in 0..windows, ' +
@@ -166,6 +169,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getActiveUsers',
         summary: 'Daily, weekly and monthly active users',
         description:
           'For every day from `from` to `to` inclusive (in `tz`): distinct users active that day ' +
@@ -194,6 +198,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getRetentionMatrix',
         summary: 'Retention matrix',
         description:
           'A cohort per local day (or ISO week, Monday first) from `from` to `to`: the users whose ' +
@@ -241,6 +246,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getOverview',
         summary: 'Today at a glance',
         description: 'Events and distinct active users so far on the current day in `tz`.',
         querystring: OverviewQuery,

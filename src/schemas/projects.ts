@@ -99,6 +99,10 @@ export const KeyView = Type.Object(
   { description: 'An API key (never the key itself)' },
 );
 
+export const KeyList = Type.Array(KeyView);
+
+export const KeyRevoked = Type.Null({ description: 'Revoked: no body' });
+
 export const KeyCreated = Type.Object({
   id: Type.Integer(),
   name: Type.String(),

@@ -1,4 +1,5 @@
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
+import { ErrorResponse } from './errors.js';
 
 /**
  * The SDK envelopes, for the OpenAPI document. Requests are checked by the adapters in
@@ -100,3 +101,69 @@ export const AmplitudeResponse = Type.Object({
     examples: [1760868001000],
   }),
 });
+
+/** Amplitude reads the outcome from the body's `code`, so its routes' errors carry it too. */
+export const AmplitudeErrorResponse = Type.Intersect([
+  Type.Object({
+    code: Type.Integer({ description: 'The HTTP status, as Amplitude reads it', examples: [400] }),
+    missing_field: Type.Optional(
+      Type.String({
+        description: 'Set on errors that retrying cannot fix, so that the SDK drops the batch',
+      }),
+    ),
+  }),
+  ErrorResponse,
+]);
+
+/**
+ * The operationId of each SDK path. The SDKs' libraries spell some paths in more than one
+ * way (analytics.js' one-letter paths, PostHog's with and without the trailing slash) and
+ * each spelling is its own operation in the OpenAPI document, so each gets its own id. The
+ * ids are part of the clients generated from the document: keep them stable.
+ */
+const SDK_OPERATION_IDS: Readonly<Record<string, string>> = {
+  '/v1/batch': 'segmentBatch',
+  '/v1/b': 'segmentBatchShort',
+  '/v1/track': 'segmentTrack',
+  '/v1/t': 'segmentTrackShort',
+  '/v1/identify': 'segmentIdentify',
+  '/v1/i': 'segmentIdentifyShort',
+  '/v1/page': 'segmentPage',
+  '/v1/p': 'segmentPageShort',
+  '/v1/screen': 'segmentScreen',
+  '/v1/s': 'segmentScreenShort',
+  '/v1/group': 'segmentGroup',
+  '/v1/g': 'segmentGroupShort',
+  '/v1/alias': 'segmentAlias',
+  '/v1/a': 'segmentAliasShort',
+  '/batch/': 'posthogBatch',
+  '/capture/': 'posthogCapture',
+  '/capture': 'posthogCaptureNoSlash',
+  '/e/': 'posthogEvents',
+  '/e': 'posthogEventsNoSlash',
+  '/i/v0/e/': 'posthogEventsV0',
+  '/i/v0/e': 'posthogEventsV0NoSlash',
+  '/2/httpapi': 'amplitudeHttpApi',
+  '/batch': 'amplitudeBatch',
+};
+
+export function sdkOperationId(url: string): string {
+  const id = SDK_OPERATION_IDS[url];
+  if (id === undefined)
+    throw new Error(`no operationId for the SDK path ${url} (src/schemas/sdk.ts)`);
+  return id;
+}
+
+/**
+ * Where each envelope may carry the key (the adapters' `bodyKey` in src/ingest/sdk/), for
+ * the OpenAPI document: OpenAPI has no security scheme for a field of the body.
+ */
+export const BODY_KEY_FIELDS: ReadonlyMap<object, readonly string[]> = new Map<
+  TSchema,
+  readonly string[]
+>([
+  [SegmentBody, ['writeKey']],
+  // posthog-node: on the envelope; posthog-js: on the events, or in their properties.
+  [PosthogBody, ['api_key', 'token', 'properties.token']],
+  [AmplitudeBody, ['api_key']],
+]);

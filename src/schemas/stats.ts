@@ -29,21 +29,20 @@ export const RangeQuery = Type.Object({
   project: ProjectParam,
 });
 
-export const DauResponse = Type.Array(
-  Type.Object({
-    date: Type.String({ examples: ['2025-10-19'] }),
-    unique_users: Type.Integer({ examples: [3] }),
-  }),
-  {
-    description: 'One entry per day of the range, ascending; days without events have 0',
-    examples: [
-      [
-        { date: '2025-10-19', unique_users: 3 },
-        { date: '2025-10-20', unique_users: 5 },
-      ],
+export const DauDay = Type.Object({
+  date: Type.String({ examples: ['2025-10-19'] }),
+  unique_users: Type.Integer({ examples: [3] }),
+});
+
+export const DauResponse = Type.Array(DauDay, {
+  description: 'One entry per day of the range, ascending; days without events have 0',
+  examples: [
+    [
+      { date: '2025-10-19', unique_users: 3 },
+      { date: '2025-10-20', unique_users: 5 },
     ],
-  },
-);
+  ],
+});
 
 export const TopEventsQuery = Type.Object({
   ...RangeQuery.properties,
@@ -55,20 +54,19 @@ export const TopEventsQuery = Type.Object({
   }),
 });
 
-export const TopEventsResponse = Type.Array(
-  Type.Object({
-    event_type: Type.String({ examples: ['purchase'] }),
-    count: Type.Integer({ description: 'Events of this type in the range', examples: [376] }),
-    unique_users: Type.Integer({
-      description: 'Distinct users with such an event in the range',
-      examples: [120],
-    }),
+export const TopEvent = Type.Object({
+  event_type: Type.String({ examples: ['purchase'] }),
+  count: Type.Integer({ description: 'Events of this type in the range', examples: [376] }),
+  unique_users: Type.Integer({
+    description: 'Distinct users with such an event in the range',
+    examples: [120],
   }),
-  {
-    description: 'By count descending, ties by event_type ascending',
-    examples: [[{ event_type: 'purchase', count: 376, unique_users: 120 }]],
-  },
-);
+});
+
+export const TopEventsResponse = Type.Array(TopEvent, {
+  description: 'By count descending, ties by event_type ascending',
+  examples: [[{ event_type: 'purchase', count: 376, unique_users: 120 }]],
+});
 
 export const RetentionQuery = Type.Object({
   start_date: DateString('Cohort day: users whose first event ever is on this day', '2025-10-19'),
@@ -82,23 +80,23 @@ export const RetentionQuery = Type.Object({
   project: ProjectParam,
 });
 
+export const RetentionWindow = Type.Object({
+  day: Type.Integer({ examples: [1] }),
+  count: Type.Integer({
+    description: 'Cohort users active on start_date + day',
+    examples: [2],
+  }),
+  rate: Type.Number({
+    description: 'count / cohort_size, 4 decimals; 0 for an empty cohort',
+    examples: [0.6667],
+  }),
+});
+
 export const RetentionResponse = Type.Object(
   {
     start_date: Type.String({ examples: ['2025-10-19'] }),
     cohort_size: Type.Integer({ examples: [3] }),
-    windows: Type.Array(
-      Type.Object({
-        day: Type.Integer({ examples: [1] }),
-        count: Type.Integer({
-          description: 'Cohort users active on start_date + day',
-          examples: [2],
-        }),
-        rate: Type.Number({
-          description: 'count / cohort_size, 4 decimals; 0 for an empty cohort',
-          examples: [0.6667],
-        }),
-      }),
-    ),
+    windows: Type.Array(RetentionWindow),
   },
   {
     examples: [
@@ -123,29 +121,28 @@ export const ActiveUsersQuery = Type.Object({
   project: ProjectParam,
 });
 
-export const ActiveUsersResponse = Type.Array(
-  Type.Object({
-    date: Type.String({ examples: ['2025-10-19'] }),
-    dau: Type.Integer({ description: 'Distinct users active on this day', examples: [3] }),
-    wau: Type.Integer({
-      description: 'Distinct users active in the 7 days ending on this day',
-      examples: [9],
-    }),
-    mau: Type.Integer({
-      description: 'Distinct users active in the 30 days ending on this day',
-      examples: [21],
-    }),
+export const ActiveUsersDay = Type.Object({
+  date: Type.String({ examples: ['2025-10-19'] }),
+  dau: Type.Integer({ description: 'Distinct users active on this day', examples: [3] }),
+  wau: Type.Integer({
+    description: 'Distinct users active in the 7 days ending on this day',
+    examples: [9],
   }),
-  {
-    description: 'One entry per day of the range, ascending; days without events have 0',
-    examples: [
-      [
-        { date: '2025-10-19', dau: 3, wau: 9, mau: 21 },
-        { date: '2025-10-20', dau: 5, wau: 10, mau: 22 },
-      ],
+  mau: Type.Integer({
+    description: 'Distinct users active in the 30 days ending on this day',
+    examples: [21],
+  }),
+});
+
+export const ActiveUsersResponse = Type.Array(ActiveUsersDay, {
+  description: 'One entry per day of the range, ascending; days without events have 0',
+  examples: [
+    [
+      { date: '2025-10-19', dau: 3, wau: 9, mau: 21 },
+      { date: '2025-10-20', dau: 5, wau: 10, mau: 22 },
     ],
-  },
-);
+  ],
+});
 
 export const RetentionMatrixQuery = Type.Object({
   from: Type.Optional(
@@ -174,31 +171,31 @@ export const RetentionMatrixQuery = Type.Object({
   project: ProjectParam,
 });
 
+export const RetentionCohort = Type.Object({
+  start_date: Type.String({
+    description: 'First day of the cohort (a Monday for weeks)',
+    examples: ['2025-10-01'],
+  }),
+  size: Type.Integer({
+    description: 'Users whose first event ever falls in the cohort period',
+    examples: [120],
+  }),
+  counts: Type.Array(Type.Integer(), {
+    description:
+      'Entry n: cohort users active in period n after the cohort (entry 0 is the size); ' +
+      'periods that have not ended yet are left out',
+    examples: [[120, 48, 30]],
+  }),
+  rates: Type.Array(Type.Number(), {
+    description: 'counts / size, rounded half-up to 4 decimals; 0 for an empty cohort',
+    examples: [[1, 0.4, 0.25]],
+  }),
+});
+
 export const RetentionMatrixResponse = Type.Object(
   {
     period: Type.Union([Type.Literal('day'), Type.Literal('week')]),
-    cohorts: Type.Array(
-      Type.Object({
-        start_date: Type.String({
-          description: 'First day of the cohort (a Monday for weeks)',
-          examples: ['2025-10-01'],
-        }),
-        size: Type.Integer({
-          description: 'Users whose first event ever falls in the cohort period',
-          examples: [120],
-        }),
-        counts: Type.Array(Type.Integer(), {
-          description:
-            'Entry n: cohort users active in period n after the cohort (entry 0 is the size); ' +
-            'periods that have not ended yet are left out',
-          examples: [[120, 48, 30]],
-        }),
-        rates: Type.Array(Type.Number(), {
-          description: 'counts / size, rounded half-up to 4 decimals; 0 for an empty cohort',
-          examples: [[1, 0.4, 0.25]],
-        }),
-      }),
-    ),
+    cohorts: Type.Array(RetentionCohort),
   },
   {
     examples: [
@@ -224,4 +221,18 @@ export const OverviewResponse = Type.Object(
     }),
   },
   { examples: [{ date: '2025-10-25', events_today: 5120, active_users_today: 812 }] },
+);
+
+export const LiveResponse = Type.Object(
+  {
+    events_last_minute: Type.Integer({
+      description: 'Events stored by this process in about the last 60 s',
+      examples: [1200],
+    }),
+    events_per_second: Type.Number({
+      description: 'events_last_minute / 60, rounded to 2 decimals',
+      examples: [20],
+    }),
+  },
+  { description: "Ingest rate of the request's project in this server process" },
 );

@@ -194,8 +194,13 @@ describe('GET /docs', () => {
         '/projects/{slug}/keys/{id}',
       ]),
     );
+    // Bodies and responses are named schemas (components), which carry the examples.
+    const named = (media: { schema: { $ref: string } }) =>
+      doc.components.schemas[media.schema.$ref.replace('#/components/schemas/', '')];
     const post = doc.paths['/events'].post;
-    expect(post.requestBody.content['application/json'].example[0]).toHaveProperty('event_id');
+    expect(named(post.requestBody.content['application/json']).examples[0][0]).toHaveProperty(
+      'event_id',
+    );
     expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['202', '413', '422']));
     const dau = doc.paths['/stats/dau'].get;
     expect(dau.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
@@ -204,7 +209,7 @@ describe('GET /docs', () => {
       'to',
       'tz',
     ]);
-    expect(dau.responses['200'].content['application/json'].example[0]).toHaveProperty(
+    expect(named(dau.responses['200'].content['application/json']).examples[0][0]).toHaveProperty(
       'unique_users',
     );
     const retention = doc.paths['/stats/retention'].get;

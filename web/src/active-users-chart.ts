@@ -1,8 +1,8 @@
 import uPlot from 'uplot';
+import type { ActiveUsersDay } from './api/client.js';
 import { dayToSeconds } from './dates.js';
 import { element } from './dom.js';
 import { formatCount } from './format.js';
-import type { ActiveUsersDay } from './types.js';
 
 const SERIES = [
   { key: 'dau', label: 'DAU', color: '--series-1' },

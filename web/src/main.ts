@@ -1,6 +1,14 @@
 import './styles.css';
 import { ActiveUsersChart } from './active-users-chart.js';
-import { ApiError, forgetReadKey, getJson, readKey, saveReadKey } from './api.js';
+import {
+  ApiError,
+  answer,
+  api,
+  forgetReadKey,
+  type Period,
+  readKey,
+  saveReadKey,
+} from './api/client.js';
 import {
   addDays,
   browserTimeZone,
@@ -15,7 +23,6 @@ import { formatCount, formatRate } from './format.js';
 import { KeyDialog } from './key-dialog.js';
 import { renderRetention } from './retention-heatmap.js';
 import { renderTopEvents } from './top-events.js';
-import type { ActiveUsersDay, Live, Overview, Period, RetentionMatrix, TopEvent } from './types.js';
 
 const RETENTION_WINDOWS = 7;
 const TOP_EVENTS_LIMIT = 10;
@@ -92,15 +99,17 @@ function setText(id: string, text: string): void {
 async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale' | 401 | 403> {
   const range = { from: view.from, to: view.to, tz: view.tz };
   const [overview, live, active, top, retention] = await Promise.allSettled([
-    getJson<Overview>('/stats/overview', { tz: view.tz }),
-    getJson<Live>('/stats/live'),
-    getJson<ActiveUsersDay[]>('/stats/active-users', range),
-    getJson<TopEvent[]>('/stats/top-events', { ...range, limit: TOP_EVENTS_LIMIT }),
-    getJson<RetentionMatrix>('/stats/retention-matrix', {
-      ...range,
-      windows: RETENTION_WINDOWS,
-      period: view.period,
-    }),
+    answer(api.GET('/stats/overview', { params: { query: { tz: view.tz } } })),
+    answer(api.GET('/stats/live')),
+    answer(api.GET('/stats/active-users', { params: { query: range } })),
+    answer(
+      api.GET('/stats/top-events', { params: { query: { ...range, limit: TOP_EVENTS_LIMIT } } }),
+    ),
+    answer(
+      api.GET('/stats/retention-matrix', {
+        params: { query: { ...range, windows: RETENTION_WINDOWS, period: view.period } },
+      }),
+    ),
   ]);
   if (!isCurrent()) return 'stale';
   const failures = [overview, live, active, top, retention].flatMap((r) =>
@@ -171,12 +180,18 @@ async function showEmptyState(
   if (rangeEmpty) {
     const today = todayIn(tz);
     // The widest range the API allows, up to tomorrow (events may be up to 24 h ahead).
-    const anyEvent = await getJson<TopEvent[]>('/stats/top-events', {
-      from: addDays(today, -(MAX_RANGE_DAYS - 2)),
-      to: addDays(today, 1),
-      tz,
-      limit: 1,
-    }).catch(() => [{}]);
+    const anyEvent = await answer(
+      api.GET('/stats/top-events', {
+        params: {
+          query: {
+            from: addDays(today, -(MAX_RANGE_DAYS - 2)),
+            to: addDays(today, 1),
+            tz,
+            limit: 1,
+          },
+        },
+      }),
+    ).catch(() => [{}]);
     fresh = anyEvent.length === 0;
     if (!isCurrent()) return;
   }

@@ -1,6 +1,6 @@
+import type { RetentionMatrix } from './api/client.js';
 import { element } from './dom.js';
 import { formatCount, formatPercent, formatWholePercent } from './format.js';
-import type { RetentionMatrix } from './types.js';
 
 /**
  * Cohorts as rows, periods as columns; each cell's colour is its rate (a CSS variable the

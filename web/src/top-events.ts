@@ -1,6 +1,6 @@
+import type { TopEvent } from './api/client.js';
 import { element } from './dom.js';
 import { formatCount } from './format.js';
-import type { TopEvent } from './types.js';
 
 /** A table with a bar per type, scaled to the largest count (the numbers are in their own cells). */
 export function renderTopEvents(body: HTMLTableSectionElement, events: TopEvent[]): void {
