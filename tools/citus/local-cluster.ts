@@ -393,7 +393,9 @@ export class LocalCluster {
       `listen_addresses = '${HOST}'`,
       // TCP only: no socket files to clash with the machine's PostgreSQL or path-length limits.
       "unix_socket_directories = ''",
-      "shared_preload_libraries = 'citus'",
+      // Citus must come first. pg_stat_statements: what each node runs (CREATE EXTENSION
+      // pg_stat_statements where you want to read it).
+      "shared_preload_libraries = 'citus,pg_stat_statements'",
       // Shard moves (citus_rebalance_start after adding a worker) use logical replication.
       'wal_level = logical',
       '',
