@@ -74,7 +74,11 @@ function postgresUser(): { uid: number; gid: number } {
 }
 
 /** Whether the user can reach (traverse to and use) `target`: asks the OS, as that user. */
-function canReach(user: { uid: number; gid: number }, test: '-x' | '-w', target: string): boolean {
+export function canReach(
+  user: { uid: number; gid: number },
+  test: '-x' | '-w',
+  target: string,
+): boolean {
   const result = spawnSync('/bin/sh', ['-c', `test ${test} "$1"`, 'sh', target], {
     uid: user.uid,
     gid: user.gid,
