@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'invalid_json'
   | 'not_found'
   | 'conflict'
+  | 'outside_retention'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'validation_error'

@@ -10,6 +10,13 @@ export interface Project {
   /** Reporting zones in order: the first is the main zone; UTC is always one of them. */
   zones: ReportingZone[];
   createdAt: string;
+  /** Raw events are kept this many days (undefined: forever). */
+  rawRetentionDays: number | undefined;
+  /**
+   * Every raw event at or after this instant (ISO) is stored; older ones may have expired
+   * (undefined: none did).
+   */
+  rawFloor: string | undefined;
 }
 
 export interface ReportingZone {
@@ -17,6 +24,11 @@ export interface ReportingZone {
   name: string;
   /** Its id in report_zones (summary rows carry it). */
   id: number;
+  /**
+   * The first local day its summaries are complete from ('YYYY-MM-DD'): a zone added after
+   * raw events expired was built from what was left. Undefined: complete.
+   */
+  completeFrom: string | undefined;
 }
 
 /** The project every instance has from its first start; it cannot be deleted. */
@@ -30,8 +42,11 @@ interface ProjectRow {
   slug: string;
   name: string;
   created_at: string;
+  raw_retention_days: number | null;
+  raw_floor: string | null;
   zone_names: string[];
   zone_ids: number[];
+  zone_complete_from: (string | null)[];
 }
 
 const toProject = (r: ProjectRow): Project => ({
@@ -39,15 +54,25 @@ const toProject = (r: ProjectRow): Project => ({
   slug: r.slug,
   name: r.name,
   createdAt: r.created_at,
-  zones: r.zone_names.map((name, i) => ({ name, id: r.zone_ids[i] as number })),
+  rawRetentionDays: r.raw_retention_days ?? undefined,
+  rawFloor: r.raw_floor ?? undefined,
+  zones: r.zone_names.map((name, i) => ({
+    name,
+    id: r.zone_ids[i] as number,
+    completeFrom: r.zone_complete_from[i] ?? undefined,
+  })),
 });
+
+const isoUtc = (column: string) =>
+  sql.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
 
 function selectProjects(where: RawBuilder<unknown>) {
   return sql<ProjectRow>`
-    SELECT p.project_id, p.slug, p.name,
-           to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+    SELECT p.project_id, p.slug, p.name, ${isoUtc('p.created_at')} AS created_at,
+           p.raw_retention_days, ${isoUtc('p.raw_floor')} AS raw_floor,
            array_agg(z.name ORDER BY pz.position) AS zone_names,
-           array_agg(z.zone_id::int ORDER BY pz.position) AS zone_ids
+           array_agg(z.zone_id::int ORDER BY pz.position) AS zone_ids,
+           array_agg(pz.complete_from::text ORDER BY pz.position) AS zone_complete_from
     FROM projects p
     JOIN project_zones pz ON pz.project_id = p.project_id
     JOIN report_zones z ON z.zone_id = pz.zone_id
