@@ -1,0 +1,88 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { breakdownGroups, sameValue } from './breakdown-groups.js';
+import type { DayRange } from './dates.js';
+import { type Breakdown, inRange, OTHER, type PropertyFilter, propertyText } from './filters.js';
+import type { Zone } from './zone.js';
+
+export interface FilteredTopEventRow {
+  event_type: string;
+  count: number;
+  unique_users: number;
+}
+
+export interface BreakdownTopEventRow extends FilteredTopEventRow {
+  breakdown: string | null;
+}
+
+/**
+ * Top event types among the project's events of the range that pass every filter: count
+ * descending, ties by event_type in byte order (as topEvents), at most `limit` types.
+ * Read from raw events; events are grouped per (type, user) first, so the distinct users
+ * of a type are a count of groups (hashable and parallel, no per-type sort).
+ */
+export async function filteredTopEvents(
+  db: Kysely<Database>,
+  projectId: number,
+  range: DayRange,
+  zone: Zone,
+  filters: PropertyFilter[],
+  limit: number,
+): Promise<FilteredTopEventRow[]> {
+  const { rows } = await sql<FilteredTopEventRow>`
+    SELECT event_type, sum(n)::bigint AS count, count(*)::bigint AS unique_users
+    FROM (
+      SELECT e.event_type, e.user_id, count(*) AS n
+      FROM events e
+      WHERE ${inRange(projectId, range, zone, filters)}
+      GROUP BY e.event_type, e.user_id
+    ) AS per_user
+    GROUP BY event_type
+    ORDER BY count DESC, event_type COLLATE "C"
+    LIMIT ${limit}::int`.execute(db);
+  return rows;
+}
+
+/**
+ * filteredTopEvents broken down by `breakdown.key`: the same `limit` types (ranked by their
+ * total count), each with a row per group that has events of it (no zero rows), groups in
+ * rank order (most users over the range first, "$other" last).
+ */
+export async function breakdownTopEvents(
+  db: Kysely<Database>,
+  projectId: number,
+  range: DayRange,
+  zone: Zone,
+  filters: PropertyFilter[],
+  limit: number,
+  breakdown: Breakdown,
+): Promise<BreakdownTopEventRow[]> {
+  const { rows } = await sql<BreakdownTopEventRow>`
+    WITH base AS MATERIALIZED (
+      SELECT e.event_type, ${propertyText(breakdown.key)} AS v, e.user_id, count(*) AS n
+      FROM events e
+      WHERE ${inRange(projectId, range, zone, filters)}
+      GROUP BY 1, 2, 3
+    ), types AS MATERIALIZED (
+      SELECT event_type, row_number() OVER (ORDER BY sum(n) DESC, event_type COLLATE "C") AS rank
+      FROM base
+      GROUP BY event_type
+      ORDER BY rank
+      LIMIT ${limit}::int
+    ), groups AS MATERIALIZED (${breakdownGroups('base', breakdown)}
+    ), labels AS (
+      SELECT DISTINCT g, CASE WHEN g <= ${breakdown.limit}::int THEN v ELSE ${OTHER}::text END AS breakdown
+      FROM groups
+    ), per_user AS (
+      SELECT t.rank, t.event_type, gr.g, b.user_id, sum(b.n) AS n
+      FROM base b
+      JOIN types t USING (event_type)
+      JOIN groups gr ON ${sameValue('b.v', 'gr.v')}
+      GROUP BY t.rank, t.event_type, gr.g, b.user_id
+    )
+    SELECT p.event_type, l.breakdown, sum(p.n)::bigint AS count, count(*)::bigint AS unique_users
+    FROM per_user p JOIN labels l USING (g)
+    GROUP BY p.rank, p.event_type, p.g, l.breakdown
+    ORDER BY p.rank, p.g`.execute(db);
+  return rows;
+}
