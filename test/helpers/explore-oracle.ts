@@ -151,7 +151,9 @@ export function oracleBreakdownDau(
       date,
       breakdown: g.label,
       unique_users: new Set(
-        evs.filter((e) => dayOf(e, tz) === date && g.has(breakdownText(e, key))).map((e) => e.user_id),
+        evs
+          .filter((e) => dayOf(e, tz) === date && g.has(breakdownText(e, key)))
+          .map((e) => e.user_id),
       ).size,
     })),
   );
@@ -333,7 +335,10 @@ export function oracleFunnel(
   );
   return {
     steps: groups.flatMap((g) =>
-      stepsFor((e) => g.has(breakdownText(e, breakdown.key))).map((s) => ({ ...s, breakdown: g.label })),
+      stepsFor((e) => g.has(breakdownText(e, breakdown.key))).map((s) => ({
+        ...s,
+        breakdown: g.label,
+      })),
     ),
   };
 }
