@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ActiveUsersRow } from './active-users.js';
 import { addDays, type DayRange } from './dates.js';
+import { exploring } from './explore-settings.js';
 import { inRange, type PropertyFilter } from './filters.js';
 import type { Zone } from './zone.js';
 
@@ -23,7 +24,8 @@ export async function filteredActiveUsers(
   filters: PropertyFilter[],
 ): Promise<ActiveUsersRow[]> {
   const windowStart = addDays(range.from, -(MAU_DAYS - 1));
-  const { rows } = await sql<ActiveUsersRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<ActiveUsersRow>`
     WITH reach AS (
       SELECT day, coalesce(previous_day, '-infinity') AS previous_day, count(*) AS users
       FROM (
@@ -43,6 +45,7 @@ export async function filteredActiveUsers(
     FROM generate_series(${range.from}::date, ${range.to}::date, interval '1 day') AS d(day)
     LEFT JOIN reach r ON r.day > d.day::date - ${MAU_DAYS}::int AND r.day <= d.day::date
     GROUP BY d.day
-    ORDER BY d.day`.execute(db);
+    ORDER BY d.day`.execute(trx),
+  );
   return rows;
 }

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { breakdownGroups, sameValue } from './breakdown-groups.js';
 import type { DayRange } from './dates.js';
+import { exploring } from './explore-settings.js';
 import { type Breakdown, inRange, OTHER, type PropertyFilter, propertyText } from './filters.js';
 import type { Zone } from './zone.js';
 
@@ -31,7 +32,8 @@ export async function filteredDau(
   zone: Zone,
   filters: PropertyFilter[],
 ): Promise<FilteredDauRow[]> {
-  const { rows } = await sql<FilteredDauRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<FilteredDauRow>`
     SELECT d.day::date AS date, coalesce(c.users, 0)::int AS unique_users
     FROM generate_series(${range.from}::date, ${range.to}::date, interval '1 day') AS d(day)
     LEFT JOIN (
@@ -43,7 +45,8 @@ export async function filteredDau(
       ) AS pairs
       GROUP BY day
     ) AS c ON c.day = d.day::date
-    ORDER BY d.day`.execute(db);
+    ORDER BY d.day`.execute(trx),
+  );
   return rows;
 }
 
@@ -60,7 +63,8 @@ export async function breakdownDau(
   filters: PropertyFilter[],
   breakdown: Breakdown,
 ): Promise<BreakdownDauRow[]> {
-  const { rows } = await sql<BreakdownDauRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<BreakdownDauRow>`
     WITH base AS MATERIALIZED (
       SELECT DISTINCT (e.occurred_at AT TIME ZONE ${zone.name})::date AS day,
              ${propertyText(breakdown.key)} AS v, e.user_id
@@ -79,6 +83,7 @@ export async function breakdownDau(
     FROM generate_series(${range.from}::date, ${range.to}::date, interval '1 day') AS d(day)
     CROSS JOIN labels l
     LEFT JOIN counts c ON c.day = d.day::date AND c.g = l.g
-    ORDER BY d.day, l.g`.execute(db);
+    ORDER BY d.day, l.g`.execute(trx),
+  );
   return rows;
 }

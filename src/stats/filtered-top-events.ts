@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { breakdownGroups, sameValue } from './breakdown-groups.js';
 import type { DayRange } from './dates.js';
+import { exploring } from './explore-settings.js';
 import { type Breakdown, inRange, OTHER, type PropertyFilter, propertyText } from './filters.js';
 import type { Zone } from './zone.js';
 
@@ -29,7 +30,8 @@ export async function filteredTopEvents(
   filters: PropertyFilter[],
   limit: number,
 ): Promise<FilteredTopEventRow[]> {
-  const { rows } = await sql<FilteredTopEventRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<FilteredTopEventRow>`
     SELECT event_type, sum(n)::bigint AS count, count(*)::bigint AS unique_users
     FROM (
       SELECT e.event_type, e.user_id, count(*) AS n
@@ -39,7 +41,8 @@ export async function filteredTopEvents(
     ) AS per_user
     GROUP BY event_type
     ORDER BY count DESC, event_type COLLATE "C"
-    LIMIT ${limit}::int`.execute(db);
+    LIMIT ${limit}::int`.execute(trx),
+  );
   return rows;
 }
 
@@ -57,7 +60,8 @@ export async function breakdownTopEvents(
   limit: number,
   breakdown: Breakdown,
 ): Promise<BreakdownTopEventRow[]> {
-  const { rows } = await sql<BreakdownTopEventRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<BreakdownTopEventRow>`
     WITH base AS MATERIALIZED (
       SELECT e.event_type, ${propertyText(breakdown.key)} AS v, e.user_id, count(*) AS n
       FROM events e
@@ -83,6 +87,7 @@ export async function breakdownTopEvents(
     SELECT p.event_type, l.breakdown, sum(p.n)::bigint AS count, count(*)::bigint AS unique_users
     FROM per_user p JOIN labels l USING (g)
     GROUP BY p.rank, p.event_type, p.g, l.breakdown
-    ORDER BY p.rank, p.g`.execute(db);
+    ORDER BY p.rank, p.g`.execute(trx),
+  );
   return rows;
 }

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { validationError } from '../errors.js';
 import type { DayRange } from './dates.js';
+import { exploring } from './explore-settings.js';
 import {
   type Breakdown,
   matchesFilters,
@@ -250,7 +251,8 @@ async function stepEvents(
   const isEntry = sql`e.event_type = ${steps[0]}::text`;
   // One pass over the span's step events, grouped per user; the users without an entry
   // are dropped by HAVING (step-1 events outside the range are no entries: left out).
-  const { rows } = await sql<UserRow>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<UserRow>`
     SELECT array_agg(array_position(${steps}::text[], e.event_type)) AS steps,
            array_agg((extract(epoch FROM e.occurred_at - ${start}) * 1000000)::float8) AS at
            ${values}
@@ -260,7 +262,8 @@ async function stepEvents(
       AND ${paddedInstants('e.occurred_at', range, zone, windowSeconds)}
       AND ${opaque(sql`(NOT (${isEntry}) OR ${onDays('e.occurred_at', range, zone)}) AND ${matchesFilters(filters)}`)}
     GROUP BY e.user_id
-    HAVING bool_or(${isEntry})`.execute(db);
+    HAVING bool_or(${isEntry})`.execute(trx),
+  );
   return rows;
 }
 

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { DayRange } from './dates.js';
+import { exploring } from './explore-settings.js';
 import { inRange } from './filters.js';
 import type { Zone } from './zone.js';
 
@@ -33,7 +34,8 @@ export async function topProperties(
   eventType?: string,
 ): Promise<PropertyKey[]> {
   const ofType = eventType === undefined ? sql`true` : sql`e.event_type = ${eventType}::text`;
-  const { rows } = await sql<{ key: string; events: number; value: string | null; n: number }>`
+  const { rows } = await exploring(db, (trx) =>
+    sql<{ key: string; events: number; value: string | null; n: number }>`
     WITH pairs AS MATERIALIZED (
       SELECT p.key,
              CASE WHEN jsonb_typeof(p.value) IN ('string', 'number', 'boolean') THEN p.value #>> '{}' END AS value,
@@ -51,7 +53,8 @@ export async function topProperties(
     )
     SELECT k.key, k.events::bigint AS events, v.value, v.n::bigint AS n
     FROM keys k LEFT JOIN top_values v ON v.key = k.key AND v.rank <= ${PROPERTY_VALUES}::int
-    ORDER BY k.events DESC, k.key COLLATE "C", v.rank`.execute(db);
+    ORDER BY k.events DESC, k.key COLLATE "C", v.rank`.execute(trx),
+  );
   const out: PropertyKey[] = [];
   for (const row of rows) {
     let last = out[out.length - 1];
