@@ -286,7 +286,7 @@ for (const rows of sizes) {
   const sqlRuns = Number(flag('sql-runs', rows >= 5_000_000 ? '1' : '3'));
   const stored = (await pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
   const out: (string | number)[][] = [];
-  const loadBefore = loadavg()[0];
+  const [loadBefore = 0] = loadavg();
   for (const c of cases()) {
     await c.ours(db); // warm the cache
     // The module's and the SQL's runs alternate, so both see the same load on a shared machine.
@@ -328,7 +328,7 @@ for (const rows of sizes) {
     process.stderr.write(`${rows} ${c.name}: ${median(ours).toFixed(0)} ms (sql ${sqlMedian})\n`);
   }
   report.unshift(
-    `## ${rows.toLocaleString('en')} rows requested, ${stored.toLocaleString('en')} stored; ${RANGE.from}..${RANGE.to} in ${zone.name}; medians of ${runs} runs (SQL: ${sqlRuns}, alternating); ${server.describe}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (2 cores)\n\n${table(
+    `## ${rows.toLocaleString('en')} rows requested, ${stored.toLocaleString('en')} stored; ${RANGE.from}..${RANGE.to} in ${zone.name}; medians of ${runs} runs (SQL: ${sqlRuns}, alternating); ${server.describe}; 1-minute load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after (2 cores)\n\n${table(
       ['question', 'module ms', 'straightforward SQL ms', 'SQL / module', 'same answer'],
       out,
     )}`,
