@@ -165,7 +165,8 @@ export function onDays(column: string, range: DayRange, zone: Zone): RawBuilder<
  * SQL: the events row aliased `alias` is the project's, falls on a local day of the range
  * and passes every filter. The padded instant bounds let the (project_id, occurred_at)
  * index, and later the time partitions, narrow the scan (as onLocalDays does); the exact
- * tests are opaque() to the planner.
+ * tests are opaque() to the planner, the filters first: AND stops at the first false, and a
+ * property test costs less than a local date.
  */
 export function inRange(
   projectId: number,
@@ -176,5 +177,5 @@ export function inRange(
 ): RawBuilder<boolean> {
   return sql<boolean>`${sql.ref(`${alias}.project_id`)} = ${projectId}::int
     AND ${paddedInstants(`${alias}.occurred_at`, range, zone)}
-    AND ${opaque(sql`${onDays(`${alias}.occurred_at`, range, zone)} AND ${matchesFilters(filters, alias)}`)}`;
+    AND ${opaque(sql`${matchesFilters(filters, alias)} AND ${onDays(`${alias}.occurred_at`, range, zone)}`)}`;
 }
