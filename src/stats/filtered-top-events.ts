@@ -74,20 +74,30 @@ export async function breakdownTopEvents(
       ORDER BY rank
       LIMIT ${limit}::int
     ), groups AS MATERIALIZED (${breakdownGroups('base', breakdown)}
-    ), labels AS (
-      SELECT DISTINCT g, CASE WHEN g <= ${breakdown.limit}::int THEN v ELSE ${OTHER}::text END AS breakdown
-      FROM groups
-    ), per_user AS (
-      SELECT t.rank, t.event_type, gr.g, b.user_id, sum(b.n) AS n
+    ), per_value AS (
+      -- A named group is one value: its users are its (type, value, user) rows.
+      SELECT b.event_type, b.v, sum(b.n) AS count, count(*) AS users
+      FROM base b JOIN types t USING (event_type)
+      GROUP BY b.event_type, b.v
+    ), other_users AS (
+      -- "$other" merges values: a user is counted once across them.
+      SELECT b.event_type, b.user_id, sum(b.n) AS n
       FROM base b
       JOIN types t USING (event_type)
       JOIN groups gr ON ${sameValue('b.v', 'gr.v')}
-      GROUP BY t.rank, t.event_type, gr.g, b.user_id
+      WHERE gr.g > ${breakdown.limit}::int
+      GROUP BY b.event_type, b.user_id
+    ), per_group AS (
+      SELECT pv.event_type, gr.g, pv.v AS breakdown, pv.count, pv.users
+      FROM per_value pv JOIN groups gr ON ${sameValue('pv.v', 'gr.v')}
+      WHERE gr.g <= ${breakdown.limit}::int
+      UNION ALL
+      SELECT event_type, ${breakdown.limit}::int + 1, ${OTHER}::text, sum(n), count(*)
+      FROM other_users GROUP BY event_type
     )
-    SELECT p.event_type, l.breakdown, sum(p.n)::bigint AS count, count(*)::bigint AS unique_users
-    FROM per_user p JOIN labels l USING (g)
-    GROUP BY p.rank, p.event_type, p.g, l.breakdown
-    ORDER BY p.rank, p.g`.execute(trx),
+    SELECT p.event_type, p.breakdown, p.count::bigint AS count, p.users::bigint AS unique_users
+    FROM per_group p JOIN types t USING (event_type)
+    ORDER BY t.rank, p.g`.execute(trx),
   );
   return rows;
 }
