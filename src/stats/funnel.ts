@@ -112,72 +112,140 @@ interface UserRow {
   values?: (string | null)[];
 }
 
-/** A user's events of each step (index 0 = step 1), each list sorted by time. */
-interface UserEvents {
-  times: number[][];
-  entryValues: (string | null)[];
-}
-
-function userEvents(row: UserRow, stepCount: number): UserEvents {
-  const fields = row.events.split(' ');
-  const count = fields.length / 2;
-  const steps = new Array<number>(count);
-  const at = new Array<number>(count);
-  const order = new Array<number>(count);
-  for (let i = 0; i < count; i++) {
-    steps[i] = Number(fields[2 * i]);
-    at[i] = Number(fields[2 * i + 1]);
-    order[i] = i;
-  }
-  if (count > 1) order.sort((a, b) => (at[a] as number) - (at[b] as number));
-  const times: number[][] = Array.from({ length: stepCount }, () => []);
-  const entryValues: (string | null)[] = [];
-  for (const i of order) {
-    const step = (steps[i] as number) - 1;
-    times[step]?.push(at[i] as number);
-    if (step === 0) entryValues.push(row.values?.[i] ?? null);
-  }
-  return { times, entryValues };
-}
-
-/** Index of the first element >= t in an ascending list (its length if none). */
-function lowerBound(list: number[], t: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as number) < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
- * The user's level over the entries that `useEntry` accepts, and the step times of the
- * greedy chain from the earliest such entry reaching it (undefined: no entry accepted).
+ * Walks one user at a time through the funnel, in buffers reused from user to user: with
+ * an array per user and step, allocation (garbage collection) was most of the funnel's
+ * time in Node at 40k users.
  */
-function bestChain(
-  user: UserEvents,
-  windowUs: number,
-  useEntry: (value: string | null) => boolean,
-): number[] | undefined {
-  const [entries = [], ...later] = user.times;
-  let best: number[] | undefined;
-  for (let e = 0; e < entries.length; e++) {
-    if (!useEntry(user.entryValues[e] ?? null)) continue;
-    const start = entries[e] as number;
-    const chain = [start];
-    let at = start;
-    for (const list of later) {
-      const next = list[lowerBound(list, at)];
-      if (next === undefined || next > start + windowUs) break;
-      chain.push(next);
-      at = next;
-    }
-    if (!best || chain.length > best.length) best = chain;
-    if (best.length === user.times.length) break; // no later entry can do better
+class ChainWalker {
+  private step = new Int32Array(64);
+  private at = new Float64Array(64);
+  private order = new Int32Array(64);
+  /** The user's events of step k (time order) are sorted[begin[k] .. begin[k + 1]). */
+  private sorted = new Float64Array(64);
+  /** For the i-th entry (time order): its index in the row, for its breakdown value. */
+  private entryRow = new Int32Array(64);
+  private readonly begin: Int32Array;
+  private readonly chain: Float64Array;
+  /** The best chain's times after walk(): best[0 .. level). */
+  readonly best: Float64Array;
+  private row: UserRow | undefined;
+
+  constructor(private readonly stepCount: number) {
+    this.begin = new Int32Array(stepCount + 1);
+    this.chain = new Float64Array(stepCount);
+    this.best = new Float64Array(stepCount);
   }
-  return best;
+
+  private grow(n: number): void {
+    if (n <= this.step.length) return;
+    const size = Math.max(n, this.step.length * 2);
+    this.step = new Int32Array(size);
+    this.at = new Float64Array(size);
+    this.order = new Int32Array(size);
+    this.sorted = new Float64Array(size);
+    this.entryRow = new Int32Array(size);
+  }
+
+  /** Reads a user's "step us step us ..." text (digits and single spaces). */
+  load(row: UserRow): void {
+    this.row = row;
+    const text = row.events;
+    let n = 0;
+    let value = 0;
+    let isTime = false;
+    // Each event takes at least 4 characters ("1 0 "), so this holds all of them.
+    this.grow((text.length + 1) >> 2);
+    for (let i = 0; i <= text.length; i++) {
+      const c = i < text.length ? text.charCodeAt(i) : 32;
+      if (c !== 32) {
+        value = value * 10 + (c - 48);
+        continue;
+      }
+      if (isTime) {
+        this.at[n] = value;
+        this.order[n] = n;
+        n++;
+      } else {
+        this.step[n] = value - 1;
+      }
+      isTime = !isTime;
+      value = 0;
+    }
+    // Insertion sort by time: a user's step events are few.
+    const { at, order } = this;
+    for (let i = 1; i < n; i++) {
+      const o = order[i] as number;
+      const t = at[o] as number;
+      let j = i - 1;
+      while (j >= 0 && (at[order[j] as number] as number) > t) {
+        order[j + 1] = order[j] as number;
+        j--;
+      }
+      order[j + 1] = o;
+    }
+    // Counting sort by step, keeping time order within a step.
+    this.begin.fill(0);
+    for (let i = 0; i < n; i++) {
+      const k = (this.step[i] as number) + 1;
+      this.begin[k] = (this.begin[k] as number) + 1;
+    }
+    for (let k = 0; k < this.stepCount; k++)
+      this.begin[k + 1] = (this.begin[k + 1] as number) + (this.begin[k] as number);
+    const next = this.begin.slice(0, this.stepCount);
+    for (let i = 0; i < n; i++) {
+      const o = order[i] as number;
+      const k = this.step[o] as number;
+      const position = next[k] as number;
+      this.sorted[position] = at[o] as number;
+      if (k === 0) this.entryRow[position] = o;
+      next[k] = position + 1;
+    }
+  }
+
+  /** The breakdown value of the user's i-th entry (time order). */
+  entryValue(i: number): string | null {
+    return this.row?.values?.[this.entryRow[i] as number] ?? null;
+  }
+
+  entries(): number {
+    return this.begin[1] as number;
+  }
+
+  /**
+   * The loaded user's level over the entries `useEntry` accepts (0: none accepted); best
+   * holds the greedy chain from the earliest such entry reaching it.
+   */
+  walk(windowUs: number, useEntry: (value: string | null) => boolean): number {
+    const { sorted, begin, chain, best, stepCount } = this;
+    let level = 0;
+    const entries = begin[1] as number;
+    for (let e = 0; e < entries && level < stepCount; e++) {
+      if (!useEntry(this.entryValue(e))) continue;
+      const start = sorted[e] as number;
+      chain[0] = start;
+      let reached = 1;
+      for (let k = 1; k < stepCount; k++) {
+        // The first event of step k at or after the previous step's (binary search).
+        let lo = begin[k] as number;
+        let hi = begin[k + 1] as number;
+        const after = chain[k - 1] as number;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((sorted[mid] as number) < after) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo === begin[k + 1] || (sorted[lo] as number) > start + windowUs) break;
+        chain[k] = sorted[lo] as number;
+        reached++;
+      }
+      if (reached > level) {
+        level = reached;
+        best.set(chain.subarray(0, reached));
+      }
+    }
+    return level;
+  }
 }
 
 /** The lower median of a non-empty list. */
@@ -188,18 +256,19 @@ function lowerMedian(values: number[]): number {
 
 function funnelSteps(
   steps: string[],
-  users: UserEvents[],
+  rows: UserRow[],
   windowUs: number,
   useEntry: (value: string | null) => boolean,
 ): FunnelStep[] {
+  const walker = new ChainWalker(steps.length);
   const reached = steps.map(() => 0);
   const gaps: number[][] = steps.map(() => []);
-  for (const user of users) {
-    const chain = bestChain(user, windowUs, useEntry);
-    if (!chain) continue;
-    for (let k = 0; k < chain.length; k++) {
+  for (const row of rows) {
+    walker.load(row);
+    const level = walker.walk(windowUs, useEntry);
+    for (let k = 0; k < level; k++) {
       reached[k] = (reached[k] as number) + 1;
-      if (k > 0) gaps[k]?.push((chain[k] as number) - (chain[k - 1] as number));
+      if (k > 0) gaps[k]?.push((walker.best[k] as number) - (walker.best[k - 1] as number));
     }
   }
   const first = reached[0] as number;
@@ -224,10 +293,14 @@ function byteCompare(a: string, b: string): number {
 }
 
 /** The breakdown groups of the entry values: ranked values, then the rest as one group. */
-function entryGroups(users: UserEvents[], limit: number) {
+function entryGroups(rows: UserRow[], stepCount: number, limit: number) {
+  const walker = new ChainWalker(stepCount);
   const usersOf = new Map<string | null, number>();
-  for (const user of users) {
-    for (const v of new Set(user.entryValues)) usersOf.set(v, (usersOf.get(v) ?? 0) + 1);
+  for (const row of rows) {
+    walker.load(row);
+    const values = new Set<string | null>();
+    for (let e = 0; e < walker.entries(); e++) values.add(walker.entryValue(e));
+    for (const v of values) usersOf.set(v, (usersOf.get(v) ?? 0) + 1);
   }
   const ranked = [...usersOf.entries()]
     .sort(
@@ -300,8 +373,7 @@ export async function funnel(
     filters,
     undefined,
   );
-  const users = rows.map((row) => userEvents(row, steps.length));
-  return { steps: funnelSteps(steps, users, windowSeconds * 1e6, () => true) };
+  return { steps: funnelSteps(steps, rows, windowSeconds * 1e6, () => true) };
 }
 
 /** The funnel broken down by the entry event's `breakdown.key`: steps of each group in rank order. */
@@ -325,10 +397,9 @@ export async function breakdownFunnel(
     filters,
     breakdown,
   );
-  const users = rows.map((row) => userEvents(row, steps.length));
   return {
-    steps: entryGroups(users, breakdown.limit).flatMap((group) =>
-      funnelSteps(steps, users, windowSeconds * 1e6, group.accepts).map((step) => ({
+    steps: entryGroups(rows, steps.length, breakdown.limit).flatMap((group) =>
+      funnelSteps(steps, rows, windowSeconds * 1e6, group.accepts).map((step) => ({
         ...step,
         breakdown: group.label,
       })),
