@@ -31,7 +31,7 @@ export async function filteredActiveUsers(
       FROM (
         SELECT day, lag(day) OVER (PARTITION BY user_id ORDER BY day) AS previous_day
         FROM (
-          SELECT DISTINCT e.user_id, (e.occurred_at AT TIME ZONE ${zone.name})::date AS day
+          SELECT DISTINCT e.user_id COLLATE "C" AS user_id, (e.occurred_at AT TIME ZONE ${zone.name})::date AS day
           FROM events e
           WHERE ${inRange(projectId, { from: windowStart, to: range.to }, zone, filters)}
         ) AS a

@@ -23,7 +23,8 @@ export interface BreakdownDauRow extends FilteredDauRow {
  *
  * Distinct (day, user) pairs are found first and then counted: a hashable two-step
  * aggregation that PostgreSQL can run in parallel, where count(DISTINCT user_id) per day
- * sorts every matching event on one core.
+ * sorts every matching event on one core. COLLATE "C": should the pairs outgrow memory and
+ * be sorted, byte comparisons sort text several times faster (the pairs are the same).
  */
 export async function filteredDau(
   db: Kysely<Database>,
@@ -39,7 +40,7 @@ export async function filteredDau(
     LEFT JOIN (
       SELECT day, count(*) AS users
       FROM (
-        SELECT DISTINCT (e.occurred_at AT TIME ZONE ${zone.name})::date AS day, e.user_id
+        SELECT DISTINCT (e.occurred_at AT TIME ZONE ${zone.name})::date AS day, e.user_id COLLATE "C"
         FROM events e
         WHERE ${inRange(projectId, range, zone, filters)}
       ) AS pairs
@@ -67,7 +68,7 @@ export async function breakdownDau(
     sql<BreakdownDauRow>`
     WITH base AS MATERIALIZED (
       SELECT DISTINCT (e.occurred_at AT TIME ZONE ${zone.name})::date AS day,
-             ${propertyText(breakdown.key)} AS v, e.user_id
+             ${propertyText(breakdown.key)} COLLATE "C" AS v, e.user_id COLLATE "C" AS user_id
       FROM events e
       WHERE ${inRange(projectId, range, zone, filters)}
     ), groups AS MATERIALIZED (${breakdownGroups('base', breakdown)}

@@ -63,7 +63,11 @@ export async function breakdownTopEvents(
   const { rows } = await exploring(db, (trx) =>
     sql<BreakdownTopEventRow>`
     WITH base AS MATERIALIZED (
-      SELECT e.event_type, ${propertyText(breakdown.key)} AS v, e.user_id, count(*) AS n
+      -- COLLATE "C": when the groups outgrow memory PostgreSQL sorts them, and byte
+      -- comparisons (with abbreviated keys) sort text several times faster than the
+      -- database's collation; the groups are the same (equality does not change).
+      SELECT e.event_type COLLATE "C" AS event_type, ${propertyText(breakdown.key)} COLLATE "C" AS v,
+             e.user_id COLLATE "C" AS user_id, count(*) AS n
       FROM events e
       WHERE ${inRange(projectId, range, zone, filters)}
       GROUP BY 1, 2, 3
