@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import { type Breakdown, OTHER } from './filters.js';
+import type { Breakdown } from './filters.js';
 
 /**
  * SQL (the body of a CTE): the breakdown group of each value found in `pairs`, a relation
@@ -27,11 +27,4 @@ export function sameValue(left: string, right: string): RawBuilder<boolean> {
   const l = sql.ref(left);
   const r = sql.ref(right);
   return sql<boolean>`(${l} IS NULL) = (${r} IS NULL) AND coalesce(${l}, '') = coalesce(${r}, '')`;
-}
-
-/** SQL: the label of group `g` whose (any) value is `v`: the value, or "$other". */
-export function groupLabel(g: string, v: string, breakdown: Breakdown): RawBuilder<string | null> {
-  return sql<
-    string | null
-  >`CASE WHEN ${sql.ref(g)} <= ${breakdown.limit}::int THEN ${sql.ref(v)} ELSE ${OTHER}::text END`;
 }
