@@ -10,6 +10,9 @@
  *                           [--reimport yes|no] [--batch-size N] [--in-flight N]
  *                           [--compare-cli OTHER/dist/cli/import-events.js]
  *
+ * [--index-variant "CREATE INDEX ... ON events ..."] also imports, in each run, into a
+ * database with that extra index: what the index costs the import (docs/exploration.md).
+ *
  * --compare-cli also runs another build of the importer (say, the previous commit's) in
  * each run, for a before/after under the same load.
  *
@@ -39,6 +42,7 @@ const cliFlags = ['batch-size', 'in-flight'].flatMap((name) =>
 
 const compareCli = process.argv.includes('--compare-cli') ? flag('compare-cli', '') : undefined;
 const CLI = 'dist/cli/import-events.js';
+const indexVariant = process.argv.includes('--index-variant') ? flag('index-variant', '') : '';
 
 execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 const server = await benchServer();
@@ -137,7 +141,18 @@ for (const size of sizes) {
   const inFunction: number[] = [];
   const rss: number[] = [];
   const other: number[] = [];
+  const indexed: number[] = [];
   for (let run = 0; run < runs; run++) {
+    if (indexVariant) {
+      const vUrl = await freshDatabase(server.adminUrl, 'events_bench_import_index');
+      await withClient(vUrl, (c) => c.query(indexVariant));
+      const v = importOnce(file, vUrl);
+      if (v.accepted !== size) throw new Error(`imported ${v.accepted} of ${size} rows`);
+      indexed.push(v.seconds);
+      process.stderr.write(
+        `${size} rows, run ${run + 1}/${runs}: with the extra index ${v.seconds.toFixed(2)} s\n`,
+      );
+    }
     if (compareCli) {
       const otherUrl = await freshDatabase(server.adminUrl, 'events_bench_import');
       const o = importOnce(file, otherUrl, [], compareCli);
@@ -184,6 +199,16 @@ for (const size of sizes) {
       'not run',
       fmt(median(copy), size),
       (median(copy) / median(other)).toFixed(2),
+      '',
+    ]);
+  if (indexVariant)
+    throughputRows.push([
+      `${size} (with ${indexVariant})`,
+      runs,
+      fmt(median(indexed), size),
+      'not run',
+      fmt(median(copy), size),
+      (median(copy) / median(indexed)).toFixed(2),
       '',
     ]);
   profileRows.push([

@@ -4,7 +4,10 @@
  * `INSERT ... SELECT FROM unnest ... ON CONFLICT DO NOTHING` each into a table with the
  * original service's schema (no summaries, no HTTP, no validation).
  *
- *   npm run bench:ingest -- [--batches 20] [--runs 5]
+ *   npm run bench:ingest -- [--batches 20] [--runs 5] [--index-variant "CREATE INDEX ... ON events ..."]
+ *
+ * --index-variant also posts every batch, in the same runs, to a second service whose
+ * database has that extra index: what the index costs ingest (docs/exploration.md).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -47,14 +50,32 @@ const app = await buildApp({
 });
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 
-const service: number[] = [];
-const baseline: number[] = [];
-for (let run = 0; run < runs; run++) {
-  const data = Array.from({ length: batches }, (_, d) => makeBatch(run * batches + d));
-  const bodies = data.map((b) => JSON.stringify(b));
-  let started = performance.now();
+const indexVariant = process.argv.includes('--index-variant') ? flag('index-variant', '') : '';
+const variant = indexVariant
+  ? await (async () => {
+      const vUrl = await freshDatabase(server.adminUrl, 'events_bench_ingest_index');
+      const vPool = createPool(vUrl, { max: 10 });
+      await vPool.query(indexVariant);
+      const vDb = createKysely(vPool);
+      const vApp = await buildApp({
+        config: {
+          ...loadConfig({}),
+          logLevel: 'warn',
+          maxBatchEvents: BATCH,
+          maxBodyBytes: 64 * 1024 * 1024,
+        },
+        db: vDb,
+        pool: vPool,
+      });
+      return { app: vApp, db: vDb, address: await vApp.listen({ port: 0, host: '127.0.0.1' }) };
+    })()
+  : undefined;
+const withIndex: number[] = [];
+
+async function postAll(base: string, bodies: string[]): Promise<number> {
+  const started = performance.now();
   for (const body of bodies) {
-    const res = await fetch(`${address}/events`, {
+    const res = await fetch(`${base}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
@@ -62,9 +83,20 @@ for (let run = 0; run < runs; run++) {
     if (res.status !== 202)
       throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
   }
-  service.push((batches * BATCH) / ((performance.now() - started) / 1000));
+  return (batches * BATCH) / ((performance.now() - started) / 1000);
+}
 
-  started = performance.now();
+const service: number[] = [];
+const baseline: number[] = [];
+for (let run = 0; run < runs; run++) {
+  const data = Array.from({ length: batches }, (_, d) => makeBatch(run * batches + d));
+  const bodies = data.map((b) => JSON.stringify(b));
+  // With the variant, its turn alternates with the service's, so neither always goes first.
+  if (variant && run % 2 === 1) withIndex.push(await postAll(variant.address, bodies));
+  service.push(await postAll(address, bodies));
+  if (variant && run % 2 === 0) withIndex.push(await postAll(variant.address, bodies));
+
+  const started = performance.now();
   for (const batch of data) {
     await pool.query(
       `INSERT INTO plain_events (event_id, occurred_at, user_id, event_type, properties)
@@ -86,6 +118,10 @@ for (let run = 0; run < runs; run++) {
 
 await app.close();
 await db.destroy();
+if (variant) {
+  await variant.app.close();
+  await variant.db.destroy();
+}
 await server.stop();
 
 console.log(
@@ -100,6 +136,15 @@ console.log(
         Math.round(median(service)),
         (median(service) / median(baseline)).toFixed(2),
       ],
+      ...(variant
+        ? [
+            [
+              `the same with ${indexVariant}`,
+              Math.round(median(withIndex)),
+              (median(withIndex) / median(baseline)).toFixed(2),
+            ],
+          ]
+        : []),
       [
         'baseline: plain unnest INSERT into the original schema',
         Math.round(median(baseline)),

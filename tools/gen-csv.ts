@@ -3,13 +3,21 @@
  * benchmarks.
  *
  *   npm run gen:csv -- data/events.csv --rows 50000 [--seed 42] [--users U]
- *                      [--start 2025-10-01] [--days 30] [--dup-rate 0.01]
+ *                      [--start 2025-10-01] [--days 30] [--dup-rate 0.01] [--funnels]
  *
  * The model: users arrive over the date range; each has a heavy-tailed activity weight
  * (a few heavy users, many light ones) that decays after arrival towards a floor, so users
  * return with decaying probability and retention curves are meaningful. Event types have
  * different frequencies and type-specific properties; times follow a daily cycle. Rows
  * are streamed, so memory stays flat whatever --rows is.
+ *
+ * --funnels (off by default; without it the output is byte for byte what it always was)
+ * adds what exploration queries need: each user has a platform, a country and a plan,
+ * carried in the properties of every event they send, and goes signup -> activate ->
+ * purchase with drop-off: a user's first event is a `signup`, a signed-up user's later
+ * event becomes `activate` with a chance that depends on their platform (so a breakdown
+ * shows different conversion), and only activated users purchase (a purchase drawn for
+ * anyone else is a `view`).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -26,6 +34,8 @@ export interface GenOptions {
   start: string;
   days: number;
   dupRate: number;
+  /** Per-user properties and signup -> activate -> purchase journeys (see above). */
+  funnels?: boolean;
 }
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
@@ -126,6 +136,53 @@ function searchCumulative(cumulative: ArrayLike<number>, u: number): number {
   return lo;
 }
 
+const PLATFORMS = ['ios', 'android', 'web'] as const;
+/** Chance that a signed-up user's next event is their activation, by platform. */
+const ACTIVATION_CHANCE = [0.3, 0.2, 0.12] as const;
+const COUNTRIES = ['US', 'DE', 'UA', 'IN', 'BR', 'GB', 'FR', 'JP', 'NP', 'CL', 'NZ', 'PL'] as const;
+const PLANS = ['free', 'free', 'free', 'pro', 'team'] as const;
+
+/** --funnels: each user's fixed properties and where they are in signup -> activate. */
+class Journeys {
+  private readonly stage: Uint8Array; // 0 new, 1 signed up, 2 activated
+  private readonly platform: Uint8Array;
+  private readonly userProps: string[];
+  constructor(users: number, random: () => number) {
+    this.stage = new Uint8Array(users);
+    this.platform = new Uint8Array(users);
+    this.userProps = Array.from({ length: users }, (_, u) => {
+      const p = Math.floor(random() * PLATFORMS.length);
+      this.platform[u] = p;
+      return JSON.stringify({
+        platform: PLATFORMS[p],
+        country: pick(random, COUNTRIES),
+        plan: pick(random, PLANS),
+      }).slice(1, -1);
+    });
+  }
+
+  /** The event a user sends instead of `type`, with its properties' JSON. */
+  next(user: number, type: string, props: Record<string, unknown>, random: () => number) {
+    const stage = this.stage[user] ?? 0;
+    let event = type;
+    let own = props;
+    if (stage === 0) {
+      event = 'signup';
+      own = { source: pick(random, ['ads', 'organic', 'referral']) };
+      this.stage[user] = 1;
+    } else if (stage === 1 && random() < (ACTIVATION_CHANCE[this.platform[user] ?? 0] ?? 0)) {
+      event = 'activate';
+      own = {};
+      this.stage[user] = 2;
+    } else if (stage === 1 && type === 'purchase') {
+      event = 'view';
+      own = { page: pick(random, PAGES), device: pick(random, DEVICES) };
+    }
+    const rest = JSON.stringify(own).slice(1, -1);
+    return { event, json: `{${this.userProps[user]}${rest ? `,${rest}` : ''}}` };
+  }
+}
+
 const RETENTION_FLOOR = 0.08; // long-run share of a user's initial activity
 const RETENTION_DAYS = 4; // time constant of the decay towards that floor
 const DUP_MEMORY = 1000;
@@ -149,6 +206,9 @@ export async function generate(options: GenOptions): Promise<number> {
     return dow === 0 || dow === 6 ? 0.8 : 1;
   });
   const shareTotal = dayShare.reduce((s, x) => s + x, 0);
+  // Its own stream, so the default output does not depend on whether --funnels exists.
+  const journeyRandom = prng(options.seed ^ 0x5eed);
+  const journeys = options.funnels ? new Journeys(users, journeyRandom) : undefined;
 
   await mkdir(path.dirname(path.resolve(options.path)), { recursive: true });
   const out = createWriteStream(options.path);
@@ -191,7 +251,13 @@ export async function generate(options: GenOptions): Promise<number> {
           startMs + d * 86_400_000 + hour * 3_600_000 + Math.floor(random() * 3_600_000),
         );
         const iso = `${at.toISOString().slice(0, 19)}Z`;
-        line = `${uuid(random)},${iso},user_${user},${kind?.type},${csvField(JSON.stringify(kind?.props(random)))}\n`;
+        const id = uuid(random);
+        let type = kind?.type;
+        let json = JSON.stringify(kind?.props(random));
+        if (journeys && kind) {
+          ({ event: type, json } = journeys.next(user, kind.type, JSON.parse(json), journeyRandom));
+        }
+        line = `${id},${iso},user_${user},${type},${csvField(json)}\n`;
         if (recent.length < DUP_MEMORY) recent.push(line);
         else recent[Math.floor(random() * DUP_MEMORY)] = line;
       }
@@ -232,12 +298,13 @@ export function parseGenArgs(argv: string[]): GenOptions {
       start: { type: 'string' },
       days: { type: 'string' },
       'dup-rate': { type: 'string' },
+      funnels: { type: 'boolean' },
     },
   });
   const file = positionals[0];
   if (!file || positionals.length > 1)
     fail(
-      'usage: gen-csv PATH --rows N [--seed S] [--users U] [--start YYYY-MM-DD] [--days D] [--dup-rate R]',
+      'usage: gen-csv PATH --rows N [--seed S] [--users U] [--start YYYY-MM-DD] [--days D] [--dup-rate R] [--funnels]',
     );
   const rows = positiveInt('rows', values.rows, 1000);
   const start = values.start ?? '2025-10-01';
@@ -254,6 +321,7 @@ export function parseGenArgs(argv: string[]): GenOptions {
     start,
     days: positiveInt('days', values.days, 30),
     dupRate,
+    funnels: values.funnels === true,
   };
 }
 

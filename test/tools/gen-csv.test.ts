@@ -122,4 +122,46 @@ describe('gen:csv', () => {
     expect(duplicates / rows.length).toBeGreaterThan(0.01);
     expect(duplicates / rows.length).toBeLessThan(0.03);
   });
+
+  it('--funnels: per-user properties and signup -> activate -> purchase with drop-off', async () => {
+    const file = path.join(dir, 'funnels.csv');
+    await generate({
+      path: file,
+      rows: 6000,
+      seed: 3,
+      users: 300,
+      start: '2025-10-01',
+      days: 10,
+      dupRate: 0,
+      funnels: true,
+    });
+    const rows = read(file);
+    expect(rows).toHaveLength(6000);
+    const seen = new Map<string, { props: string; stage: number }>();
+    const stages = { signup: 0, activate: 0, purchase: 0 };
+    for (const r of rows) {
+      const p = JSON.parse(r.properties_json);
+      const own = JSON.stringify([p.platform, p.country, p.plan]);
+      expect(['ios', 'android', 'web']).toContain(p.platform);
+      const user = seen.get(r.user_id);
+      // A user's first row is their signup; their properties never change.
+      if (!user) {
+        expect(r.event_type).toBe('signup');
+        seen.set(r.user_id, { props: own, stage: 1 });
+      } else {
+        expect(own).toBe(user.props);
+        expect(r.event_type).not.toBe('signup');
+        if (r.event_type === 'activate') {
+          expect(user.stage).toBe(1);
+          user.stage = 2;
+        }
+        if (r.event_type === 'purchase') expect(user.stage).toBe(2);
+      }
+      if (r.event_type in stages) stages[r.event_type as keyof typeof stages]++;
+    }
+    // Drop-off: fewer activate than sign up, yet many do.
+    expect(stages.activate).toBeLessThan(stages.signup);
+    expect(stages.activate).toBeGreaterThan(stages.signup / 3);
+    expect(stages.purchase).toBeGreaterThan(0);
+  });
 });
