@@ -16,7 +16,7 @@ import clientErrors, {
 import cors from './plugins/cors.js';
 import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
-import errors from './plugins/errors.js';
+import errors, { routeMalformedUrls } from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
 import metrics from './plugins/metrics.js';
 import queryParams from './plugins/query-params.js';
@@ -42,7 +42,13 @@ export interface AppOptions {
     | 'groupCommitMaxWaitMs'
     | 'groupCommitConcurrency'
   > &
-    Partial<HttpLimits & Pick<Config, 'metricsToken'>>;
+    Partial<
+      HttpLimits &
+        Pick<
+          Config,
+          'metricsToken' | 'authFailedLookupsPerMinute' | 'rawStatsConcurrency' | 'rawStatsQueue'
+        >
+    >;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
@@ -71,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       requestIdLogLabel: 'request_id',
     }),
     genReqId: requestIdFor,
+    rewriteUrl: routeMalformedUrls,
     bodyLimit: config.maxBodyBytes,
     ajv: { customOptions: { allErrors: true } },
     ...httpServerOptions(config),
@@ -90,7 +97,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // preflight before the auth hook asks for a key.
   app.addHook('onRoute', statsRoutesNeedReadKey);
   await app.register(cors, { corsOrigins: config.corsOrigins });
-  await app.register(auth, { mode: config.auth, cacheTtlMs: options.keyCacheTtlMs });
+  await app.register(auth, {
+    mode: config.auth,
+    cacheTtlMs: options.keyCacheTtlMs,
+    failedLookupsPerMinute: config.authFailedLookupsPerMinute,
+  });
   await app.register(ingest, {
     groupCommit: {
       maxEvents: config.groupCommitMaxEvents,

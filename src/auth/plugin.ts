@@ -1,10 +1,15 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../errors.js';
+import { FailedLookupLimiter } from './failed-lookups.js';
 import { KeyCache } from './key-cache.js';
 import { type Access, type ApiKey, allows } from './keys.js';
 
 export type AuthMode = 'required' | 'off';
+
+export const DEFAULT_FAILED_LOOKUPS_PER_MINUTE = 60;
+/** Keys are 46 characters (`ea_` + 43); anything much longer is not one. */
+const MAX_KEY_CHARS = 256;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,6 +35,8 @@ declare module 'fastify' {
 
 export interface AuthOptions {
   mode: AuthMode;
+  /** Look-ups of unknown keys a client address may cause per minute (AUTH_FAILED_LOOKUPS_PER_MINUTE). */
+  failedLookupsPerMinute?: number;
   /** How long a key look-up is trusted: a revoked key stops working within this time. */
   cacheTtlMs?: number;
   /** How often last_used_at is written. */
@@ -46,17 +53,33 @@ export function statsRoutesNeedReadKey(route: RouteOptions): void {
   }
 }
 
-/** `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Segment) or `X-API-Key`. */
+const malformed = (scheme: string) =>
+  new ApiError(
+    401,
+    'unauthorized',
+    `the Authorization header is malformed: send "${scheme} <key>" with nothing else`,
+  );
+
+/**
+ * `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Segment) or
+ * `X-API-Key`. A Bearer or Basic header that is not exactly one credential (`Bearer KEY
+ * junk`, `Bearer` alone) is a 401: a header that cannot be read is never taken in part.
+ * Another scheme is not ours and is ignored.
+ */
 export function keyFromHeaders(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
-  const apiKey = Array.isArray(header) ? header[0] : header;
-  if (apiKey) return apiKey.trim();
+  const apiKey = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (apiKey) return apiKey;
   const authorization = request.headers.authorization?.trim() ?? '';
-  const [scheme = '', value = ''] = authorization.split(/\s+/, 2);
-  if (/^bearer$/i.test(scheme) && value) return value;
-  if (/^basic$/i.test(scheme) && value) {
-    const user = Buffer.from(value, 'base64').toString('utf8').split(':')[0];
-    if (user) return user;
+  const [, scheme = '', credentials = ''] = /^(\S*)\s*(.*)$/s.exec(authorization) ?? [];
+  if (/^bearer$/i.test(scheme)) {
+    if (!/^\S+$/.test(credentials)) throw malformed('Bearer');
+    return credentials;
+  }
+  if (/^basic$/i.test(scheme)) {
+    if (!/^[A-Za-z0-9+/_-]+=*$/.test(credentials)) throw malformed('Basic');
+    // An empty user name (`Basic Og==`) carries no key: the body may have it.
+    return Buffer.from(credentials, 'base64').toString('utf8').split(':')[0] || undefined;
   }
   return undefined;
 }
@@ -87,8 +110,17 @@ export default fp(
       await flush();
     });
 
+    const failures = new FailedLookupLimiter({
+      perMinute: options.failedLookupsPerMinute ?? DEFAULT_FAILED_LOOKUPS_PER_MINUTE,
+    });
+
     async function authorize(request: FastifyRequest, access: Access, key: string): Promise<void> {
-      const found = await keys.lookup(key);
+      // No key is that long; hashing or looking one up would be work for nothing.
+      const { key: found, queried } =
+        key.length > MAX_KEY_CHARS
+          ? { key: undefined, queried: false }
+          : await keys.lookup(key, () => failures.reserve(request.ip));
+      if (found && queried) failures.refund(request.ip);
       if (!found) {
         throw new ApiError(401, 'unauthorized', 'the API key is not valid (unknown or revoked)');
       }

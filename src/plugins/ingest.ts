@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type GroupCommitOptions, GroupCommitter } from '../ingest/group-commit.js';
-import { EventRateLimiter, RateLimitError, type RateLimitOptions } from '../ingest/rate-limit.js';
+import { EventRateLimiter, type RateLimitOptions } from '../ingest/rate-limit.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
 import { storeUniqueEvents, type WriteResult } from '../ingest/write-events.js';
 
@@ -16,7 +16,7 @@ export type IngestSource = 'events' | 'segment' | 'posthog' | 'amplitude';
 
 export interface Ingest {
   /** Charges `events` to the request's key (its IP when AUTH=off); a 429 with Retry-After if over. */
-  admit(request: FastifyRequest, reply: FastifyReply, events: number): void;
+  admit(request: FastifyRequest, events: number): void;
   /** Stores validated events through group commit; counts them in /metrics. */
   write(events: ValidEvent[]): Promise<WriteResult>;
   /** Counts events that were refused or skipped as invalid, by reason. */
@@ -39,14 +39,8 @@ export default fp(
     const { accepted, skipped, rejected } = app.metrics.ingest;
 
     app.decorate('ingest', {
-      admit(request, reply, events) {
-        try {
-          limiter.take(request.apiKey?.name ?? `ip:${request.ip}`, events);
-        } catch (error) {
-          if (error instanceof RateLimitError)
-            reply.header('retry-after', String(error.retryAfterS));
-          throw error;
-        }
+      admit(request, events) {
+        limiter.take(request.apiKey?.name ?? `ip:${request.ip}`, events);
       },
       async write(events) {
         const result = await committer.write(events);

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { validationError } from '../errors.js';
+import { echoed, validationError } from '../errors.js';
 
 /** The time zone of a /stats query, parsed once: every query module takes this value. */
 export interface Zone {
@@ -38,8 +38,9 @@ const UTC_ALIASES = new Set(
   ].map((z) => z.toLowerCase()),
 );
 
+/** A 422 for `tz`; the name is echoed cut short (a client may send thousands of characters). */
 export function unknownZone(name: string, message: string) {
-  return validationError(`unknown time zone "${name}"`, [{ field: 'tz', message }]);
+  return validationError(`unknown time zone "${echoed(name)}"`, [{ field: 'tz', message }]);
 }
 
 /** Parses the `tz` parameter (default UTC); 422 for a name that is not an IANA zone. */
