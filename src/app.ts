@@ -6,6 +6,7 @@ import { type DestinationStream, pino } from 'pino';
 import auth, { statsRoutesNeedReadKey } from './auth/plugin.js';
 import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
+import type { WorkPools } from './db/work-pools.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
 import bodyParser from './plugins/body-parser.js';
 import clientErrors, {
@@ -53,6 +54,8 @@ export interface AppOptions {
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
   pool: pg.Pool;
+  /** Pools kept apart from `pool` per class of work (src/db/work-pools.ts); server.ts passes all. */
+  work?: Partial<WorkPools>;
   /** Where log lines go (stdout by default); tests pass a stream to read them. */
   logStream?: DestinationStream;
 }
@@ -88,7 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(accessLog);
   await app.register(securityHeaders);
   await app.register(queryParams);
-  await app.register(dbPlugin, { db: options.db, pool: options.pool });
+  await app.register(dbPlugin, { db: options.db, pool: options.pool, work: options.work });
   // JSON (UTF-8, optionally gzip/deflate) is the only body this API takes: anything else is a 415.
   await app.register(bodyParser);
   await app.register(swagger);
@@ -123,7 +126,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
-  await app.register(statsRoutes);
+  await app.register(statsRoutes, {
+    rawReads: {
+      concurrency: config.rawStatsConcurrency ?? 1,
+      queue: config.rawStatsQueue ?? 8,
+    },
+  });
   await app.register(liveRoutes);
   await app.register(dashboard);
   return app;

@@ -66,7 +66,12 @@ async function main(): Promise<void> {
       applied.length ? `applied migrations ${applied.join(', ')}` : 'database schema is up to date',
     );
     if (zones.length) log.info({ zones }, `built summaries for time zones ${zones.join(', ')}`);
-    app = await buildApp({ config, db: database.db, pool: database.pool });
+    app = await buildApp({
+      config,
+      db: database.db,
+      pool: database.pool,
+      work: database.work,
+    });
     await app.listen({ port: config.port, host: config.host });
     const openAccess = openAccessWarning(config);
     if (openAccess) log.warn(openAccess);

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import { validationError } from '../errors.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
@@ -16,13 +18,20 @@ import {
   TopEventsResponse,
 } from '../schemas/stats.js';
 import { activeUsers } from '../stats/active-users.js';
+import { ConcurrencyGate } from '../stats/concurrency-gate.js';
 import { formatDay, parseRange, requireCalendarSpan, requireDay } from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
 import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
 import { cohortStarts, retentionMatrix } from '../stats/retention-matrix.js';
 import { topEvents } from '../stats/top-events.js';
-import { parseZone, UNKNOWN_ZONE_SQLSTATE, unknownZone, type Zone } from '../stats/zone.js';
+import {
+  parseZone,
+  summaryZoneId,
+  UNKNOWN_ZONE_SQLSTATE,
+  unknownZone,
+  type Zone,
+} from '../stats/zone.js';
 
 const errors = { 422: ErrorResponse, 503: ErrorResponse };
 
@@ -47,7 +56,34 @@ async function inZone<T>(zone: Zone, run: () => Promise<T>): Promise<T> {
   }
 }
 
-const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** A turn for a raw-event query comes within this long, or the answer is 503 `busy`. */
+const RAW_READ_MAX_WAIT_MS = 5000;
+
+export interface StatsRoutesOptions {
+  /** Raw-event queries at once (RAW_STATS_CONCURRENCY) and waiting (RAW_STATS_QUEUE). */
+  rawReads: { concurrency: number; queue: number };
+}
+
+const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, opts) => {
+  const rawReads = new ConcurrencyGate({
+    ...opts.rawReads,
+    maxWaitMs: RAW_READ_MAX_WAIT_MS,
+    what: 'raw-event /stats queries (time zones without summaries)',
+  });
+
+  /**
+   * Runs a question on the right connections (issue 19, finding 2): from summaries (a
+   * reporting zone) on the summary-read pool; from raw events (any other zone: a query
+   * that reads every event of the range) on the raw-read pool, admitted by the gate so
+   * that at most RAW_STATS_CONCURRENCY run at once and the rest wait without a connection
+   * or are answered 503 `busy`. Ingest and /healthz keep their own connections either way.
+   */
+  async function read<T>(zone: Zone, run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const { summary, raw } = app.statsDb;
+    const fromSummaries = (await summaryZoneId(summary, zone)) !== undefined;
+    return inZone(zone, () => (fromSummaries ? run(summary) : rawReads.run(() => run(raw))));
+  }
+
   app.get(
     '/stats/dau',
     {
@@ -64,7 +100,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const zone = parseZone(request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return inZone(zone, () => dailyActiveUsers(app.db, range, zone));
+      return read(zone, (db) => dailyActiveUsers(db, range, zone));
     },
   );
 
@@ -82,7 +118,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const zone = parseZone(request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return inZone(zone, () => topEvents(app.db, range, zone, request.query.limit));
+      return read(zone, (db) => topEvents(db, range, zone, request.query.limit));
     },
   );
 
@@ -109,7 +145,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'start_date + windows',
       );
       const start = formatDay(startDay);
-      return inZone(zone, () => retention(app.db, start, request.query.windows, zone));
+      return read(zone, (db) => retention(db, start, request.query.windows, zone));
     },
   );
 
@@ -137,7 +173,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         from,
         'the 30-day window before from (from - 29 days)',
       );
-      return inZone(zone, () => activeUsers(app.db, range, zone));
+      return read(zone, (db) => activeUsers(db, range, zone));
     },
   );
 
@@ -179,7 +215,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
         ]);
       }
-      return inZone(zone, () => retentionMatrix(app.db, range, period, windows, zone));
+      return read(zone, (db) => retentionMatrix(db, range, period, windows, zone));
     },
   );
 
@@ -196,7 +232,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const zone = parseZone(request.query.tz);
-      return inZone(zone, () => overview(app.db, zone));
+      return read(zone, (db) => overview(db, zone));
     },
   );
 };

@@ -66,27 +66,46 @@ export const UNKNOWN_ZONE_SQLSTATE = '22023';
 
 /** Reporting zones found so far, per database (a zone keeps its id once added). */
 const knownZoneIds = new WeakMap<Kysely<Database>, Map<string, number>>();
+/** Zones found to have no summaries, per database, until when (ms) that answer is trusted. */
+const rawZonesUntil = new WeakMap<Kysely<Database>, Map<string, number>>();
+/**
+ * How long "no summaries in this zone" is trusted: a zone is added only when an instance
+ * starts, so a second's delay costs nothing, and a flood of raw-path requests (answered
+ * 503 `busy` beyond their limit) then costs no query each.
+ */
+const RAW_ZONE_TTL_MS = 1000;
+/** Zone names remembered as raw at most (names are client input: the map stays bounded). */
+const MAX_RAW_ZONES = 1000;
+
+function cacheOf<V>(caches: WeakMap<Kysely<Database>, Map<string, V>>, db: Kysely<Database>) {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = new Map();
+    caches.set(db, cache);
+  }
+  return cache;
+}
 
 /**
  * The reporting zone id whose summaries answer queries in `zone` (migrations/0005:
  * report_zones), or undefined when the zone has none and raw events must be read. A zone
  * found is remembered, so summary queries cost no extra round trip; one not found is asked
- * again (another instance may add it at its start).
+ * again after a second (another instance may add it at its start).
  */
 export async function summaryZoneId(db: Kysely<Database>, zone: Zone): Promise<number | undefined> {
   const key = zone.name.toLowerCase();
-  let known = knownZoneIds.get(db);
-  const cached = known?.get(key);
+  const known = cacheOf(knownZoneIds, db);
+  const cached = known.get(key);
   if (cached !== undefined) return cached;
+  const raw = cacheOf(rawZonesUntil, db);
+  if ((raw.get(key) ?? 0) > Date.now()) return undefined;
   const { rows } = await sql<{ zone_id: number }>`
     SELECT zone_id FROM report_zones WHERE lower(name) = ${key}`.execute(db);
   const id = rows[0]?.zone_id;
-  if (id !== undefined) {
-    if (!known) {
-      known = new Map();
-      knownZoneIds.set(db, known);
-    }
-    known.set(key, id);
+  if (id !== undefined) known.set(key, id);
+  else {
+    if (raw.size >= MAX_RAW_ZONES) raw.clear();
+    raw.set(key, Date.now() + RAW_ZONE_TTL_MS);
   }
   return id;
 }
