@@ -129,7 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(statsRoutes, {
     rawReads: {
       concurrency: config.rawStatsConcurrency ?? 1,
-      queue: config.rawStatsQueue ?? 8,
+      queue: config.rawStatsQueue ?? 64,
     },
   });
   await app.register(liveRoutes);

@@ -229,7 +229,7 @@ function hardeningLimits(env: Env) {
     authFailedLookupsPerMinute: integer(env, 'AUTH_FAILED_LOOKUPS_PER_MINUTE', 60, 1, 1_000_000),
     statsPoolSize: integer(env, 'STATS_POOL_SIZE', 4, 1, 1000),
     rawStatsConcurrency: integer(env, 'RAW_STATS_CONCURRENCY', 1, 1, 1000),
-    rawStatsQueue: integer(env, 'RAW_STATS_QUEUE', 8, 0, 100_000),
+    rawStatsQueue: integer(env, 'RAW_STATS_QUEUE', 64, 0, 100_000),
   };
 }
 

@@ -1,21 +1,26 @@
 /**
- * The structure of JSON text without building any of it: where a value ends, the members
- * of an object that matter, how many elements an array has. One pass of charCode
- * comparisons over the text (like nestingDepth() in json-body.ts), so it costs about as
- * much as reading the text once (~20 ms for 10 MB) however the text is shaped, where
- * JSON.parse of 10 MB of `{},{},...` builds 3.4 million objects (seconds, gigabytes).
- * SDK routes use it to authenticate and count a request's messages before parsing it.
+ * The structure of a JSON body without building any of it: where a value ends, the
+ * members of an object that matter, how many elements an array has. One pass of byte
+ * comparisons over the UTF-8 bytes as received (like nestingDepth() in json-body.ts, but
+ * before decoding: JSON's structural characters are ASCII, and no byte of a multi-byte
+ * UTF-8 sequence is below 0x80), so it costs about as much as reading the body once
+ * (~20-30 ms for 10 MB) however it is shaped, where decoding those 10 MB costs 40-140 ms
+ * and JSON.parse of 10 MB of `{},{},...` builds 3.4 million objects (seconds, gigabytes).
+ * SDK routes use it to authenticate and count a request's messages before decoding or
+ * parsing it. Only the few strings it returns (a key, member names) are decoded.
  *
  * Hand-written: the streaming tokenizers on npm (@streamparser/json's Tokenizer, the
- * fastest tried) call back once per token and took ~170 ms on those 10 MB, 8x this scan,
- * which is the whole event-loop budget of a request.
+ * fastest tried) call back once per token and took ~170 ms on those 10 MB, 6-8x this
+ * scan, which is more than the whole event-loop budget of a request.
  *
  * On valid JSON the outline agrees with JSON.parse (a repeated member name: the last one,
- * as JSON.parse keeps); on invalid JSON it never throws and still ends in linear time:
- * the parse that follows reports the syntax error.
+ * as JSON.parse keeps); on invalid JSON (or bytes that are not UTF-8) it never throws and
+ * still ends in linear time: the decoding and parse that follow report the error.
  */
 
-/** Where a value's text is: `text.slice(start, end)`. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Where a value is: `bytes.subarray(start, end)`. */
 export interface JsonRange {
   start: number;
   end: number;
@@ -36,7 +41,7 @@ const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
-function isSpace(c: number): boolean {
+function isSpace(c: number | undefined): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
@@ -49,24 +54,24 @@ export class JsonScanner {
   /** Commas and colons passed over so far: one per further value or member. */
   separators = 0;
 
-  constructor(readonly text: string) {}
+  constructor(readonly bytes: Uint8Array) {}
 
   /** The index of the first non-whitespace character at or after `i`. */
   skipSpace(i: number): number {
-    const { text } = this;
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+    const { bytes } = this;
+    while (i < bytes.length && isSpace(bytes[i])) i++;
     return i;
   }
 
   /** Just past the string whose opening quote is at `i` (the text's end if unterminated). */
   private stringEnd(i: number): number {
-    const { text } = this;
-    for (let j = i + 1; j < text.length; j++) {
-      const c = text.charCodeAt(j);
+    const { bytes } = this;
+    for (let j = i + 1; j < bytes.length; j++) {
+      const c = bytes[j];
       if (c === BACKSLASH) j++;
       else if (c === QUOTE) return j + 1;
     }
-    return text.length;
+    return bytes.length;
   }
 
   /**
@@ -75,13 +80,13 @@ export class JsonScanner {
    * number or literal (to the next delimiter). Always beyond `i` while text remains.
    */
   valueEnd(i: number): number {
-    const { text } = this;
-    const c = text.charCodeAt(i);
+    const { bytes } = this;
+    const c = bytes[i];
     if (c === QUOTE) return this.stringEnd(i);
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       let depth = 0;
-      for (let j = i; j < text.length; j++) {
-        const d = text.charCodeAt(j);
+      for (let j = i; j < bytes.length; j++) {
+        const d = bytes[j];
         if (d === QUOTE) j = this.stringEnd(j) - 1;
         else if (d === OPEN_OBJECT || d === OPEN_ARRAY) {
           depth++;
@@ -90,17 +95,17 @@ export class JsonScanner {
           if (--depth === 0) return j + 1;
         } else if (d === COMMA || d === COLON) this.separators++;
       }
-      return text.length;
+      return bytes.length;
     }
     let j = i;
-    while (j < text.length) {
-      const d = text.charCodeAt(j);
+    while (j < bytes.length) {
+      const d = bytes[j];
       if (d === COMMA || d === CLOSE_OBJECT || d === CLOSE_ARRAY || d === COLON || isSpace(d)) {
         break;
       }
       j++;
     }
-    return Math.max(j, Math.min(i + 1, text.length));
+    return Math.max(j, Math.min(i + 1, bytes.length));
   }
 
   /**
@@ -115,22 +120,22 @@ export class JsonScanner {
     arrays: ReadonlySet<string> = new Set(),
     onArray: (name: string, outline: ArrayOutline & JsonRange) => void = () => {},
   ): Map<string, JsonRange> | undefined {
-    const { text } = this;
-    if (text.charCodeAt(start) !== OPEN_OBJECT) return undefined;
+    const { bytes } = this;
+    if (bytes[start] !== OPEN_OBJECT) return undefined;
     this.containers++;
     const members = new Map<string, JsonRange>();
     let i = this.skipSpace(start + 1);
-    if (text.charCodeAt(i) === CLOSE_OBJECT) return members;
-    while (i < text.length) {
-      if (text.charCodeAt(i) !== QUOTE) return members; // not JSON: the parse will say so
+    if (bytes[i] === CLOSE_OBJECT) return members;
+    while (i < bytes.length) {
+      if (bytes[i] !== QUOTE) return members; // not JSON: the parse will say so
       const nameEnd = this.stringEnd(i);
       const name = this.memberName(i, nameEnd);
       i = this.skipSpace(nameEnd);
-      if (text.charCodeAt(i) !== COLON) return members;
+      if (bytes[i] !== COLON) return members;
       this.separators++;
       const valueStart = this.skipSpace(i + 1);
       let valueEnd: number;
-      if (name !== undefined && arrays.has(name) && text.charCodeAt(valueStart) === OPEN_ARRAY) {
+      if (name !== undefined && arrays.has(name) && bytes[valueStart] === OPEN_ARRAY) {
         const outline = this.arrayElements(valueStart);
         valueEnd = outline.end;
         onArray(name, outline);
@@ -139,7 +144,7 @@ export class JsonScanner {
         members.set(name, { start: valueStart, end: valueEnd });
       }
       i = this.skipSpace(valueEnd);
-      const next = text.charCodeAt(i);
+      const next = bytes[i];
       if (next !== COMMA) return members;
       this.separators++;
       i = this.skipSpace(i + 1);
@@ -152,48 +157,47 @@ export class JsonScanner {
    * and (when `ranges` is given) every element's range pushed onto it.
    */
   arrayElements(start: number, ranges?: JsonRange[]): ArrayOutline & JsonRange {
-    const { text } = this;
+    const { bytes } = this;
     this.containers++;
     let count = 0;
     let first: JsonRange | undefined;
     let i = this.skipSpace(start + 1);
-    if (text.charCodeAt(i) === CLOSE_ARRAY) return { count, first, start, end: i + 1 };
-    while (i < text.length) {
+    if (bytes[i] === CLOSE_ARRAY) return { count, first, start, end: i + 1 };
+    while (i < bytes.length) {
       const end = this.valueEnd(i);
       count++;
       const range = { start: i, end };
       first ??= range;
       ranges?.push(range);
       i = this.skipSpace(end);
-      const next = text.charCodeAt(i);
+      const next = bytes[i];
       if (next === CLOSE_ARRAY) return { count, first, start, end: i + 1 };
       if (next !== COMMA) break; // not JSON: the parse will say so
       this.separators++;
       i = this.skipSpace(i + 1);
     }
-    return { count, first, start, end: text.length };
+    return { count, first, start, end: bytes.length };
   }
 
   /** A member name as JSON.parse reads it; undefined when too long to be one looked for. */
   private memberName(start: number, end: number): string | undefined {
     if (end - start > MAX_NAME_CHARS + 2) return undefined;
-    const raw = this.text.slice(start, end);
-    if (!raw.includes('\\')) return raw.slice(1, -1);
+    return this.stringAt({ start, end });
+  }
+
+  /** The string at `range`, as JSON.parse reads it; undefined for any other value. */
+  stringAt(range: JsonRange): string | undefined {
+    if (this.bytes[range.start] !== QUOTE) return undefined;
     try {
-      return JSON.parse(raw) as string;
+      const value: unknown = JSON.parse(utf8.decode(this.bytes.subarray(range.start, range.end)));
+      return typeof value === 'string' ? value : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** The string at `range`, as JSON.parse reads it; undefined for any other value. */
-  stringAt(range: JsonRange): string | undefined {
-    if (this.text.charCodeAt(range.start) !== QUOTE) return undefined;
-    try {
-      const value: unknown = JSON.parse(this.text.slice(range.start, range.end));
-      return typeof value === 'string' ? value : undefined;
-    } catch {
-      return undefined;
-    }
+  /** The text at `range` (UTF-8 decoded; throws a TypeError for bytes that are not UTF-8). */
+  textAt(range: JsonRange): string {
+    return utf8.decode(this.bytes.subarray(range.start, range.end));
   }
 }

@@ -12,12 +12,8 @@ function declaredCharset(contentType: string | undefined): string | undefined {
   return match?.[1]?.toLowerCase();
 }
 
-/**
- * The text of a JSON request body: UTF-8 only, taken exactly as sent. A body in another
- * charset, or with bytes that are not UTF-8, is refused (415, 400) rather than decoded with
- * replacement characters (which would merge different ids into one).
- */
-export function decodeJsonText(request: FastifyRequest, body: Buffer): string {
+/** A 415 for a body declared in a charset other than UTF-8. */
+export function checkCharset(request: FastifyRequest): void {
   const charset = declaredCharset(request.headers['content-type']);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new ApiError(
@@ -26,6 +22,15 @@ export function decodeJsonText(request: FastifyRequest, body: Buffer): string {
       `charset ${charset} is not supported: send the body as UTF-8`,
     );
   }
+}
+
+/**
+ * The text of a JSON request body: UTF-8 only, taken exactly as sent. A body in another
+ * charset, or with bytes that are not UTF-8, is refused (415, 400) rather than decoded with
+ * replacement characters (which would merge different ids into one).
+ */
+export function decodeJsonText(request: FastifyRequest, body: Buffer): string {
+  checkCharset(request);
   try {
     return utf8.decode(body);
   } catch {

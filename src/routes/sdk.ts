@@ -14,7 +14,7 @@ import { mapSegment, SEGMENT_TYPES } from '../ingest/sdk/segment.js';
 import { EnvelopeError, type SdkBatch } from '../ingest/sdk/types.js';
 import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
 import type { WriteResult } from '../ingest/write-events.js';
-import { decodeJsonText, parseJsonText } from '../plugins/body-parser.js';
+import { checkCharset, decodeJsonText, parseJsonText } from '../plugins/body-parser.js';
 import { errorHandler } from '../plugins/errors.js';
 import type { IngestSource } from '../plugins/ingest.js';
 import { ErrorResponse } from '../schemas/errors.js';
@@ -176,9 +176,9 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
    * the JSON budgets (413) and the rate limit (429). A request refused here costs no parse
    * and no work per message, whatever its size.
    */
-  async function admitBody(request: FastifyRequest, text: string): Promise<EnvelopeOutline> {
+  async function admitBody(request: FastifyRequest, body: Uint8Array): Promise<EnvelopeOutline> {
     const kind = request.routeOptions.config.sdkEnvelope ?? 'posthog';
-    const outline = outlineEnvelope(text, kind);
+    const outline = outlineEnvelope(body, kind);
     await app.auth.requireBodyKey(request, outline.key);
     if (outline.count > opts.maxBatchEvents) {
       app.ingest.reject(outline.family, 'batch_too_large', outline.count);
@@ -202,8 +202,8 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   }
 
   // RudderStack sends gzipped JSON as application/x-www-form-urlencoded (axios' default for
-  // a Buffer), posthog-js as text/plain: on these routes all three are read as JSON, and
-  // admitted before they are parsed.
+  // a Buffer), posthog-js as text/plain: on these routes all three are read as JSON. The
+  // body is admitted from its bytes before it is decoded or parsed.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
     ['application/json', 'application/x-www-form-urlencoded', 'text/plain'],
@@ -214,9 +214,10 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
       done: (error: Error | null, body?: unknown) => void,
     ) => {
       (async () => {
+        checkCharset(request);
+        const outline = await admitBody(request, body);
         const text = decodeJsonText(request, body);
-        const outline = await admitBody(request, text);
-        return parseJsonText(text, (t) => parseEnvelope(t, outline));
+        return parseJsonText(text, (t) => parseEnvelope(t, body, outline));
       })().then(
         (parsed) => done(null, parsed),
         (error: Error) => done(error),
@@ -226,7 +227,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   // A request without a body never reaches a parser: it is admitted here (and refused
   // without a key), then answered 400 by its adapter.
   app.addHook('preHandler', async (request) => {
-    if (!admitted.has(request)) await admitBody(request, '');
+    if (!admitted.has(request)) await admitBody(request, new Uint8Array());
   });
 
   const common = {

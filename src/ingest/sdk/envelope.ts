@@ -65,8 +65,8 @@ const POSTHOG_EVENT_FIELDS = new Set([...POSTHOG_KEYS, 'properties']);
  * (posthog-js). Its properties are read again, once, by a scanner of their own (so the
  * body's totals count them once).
  */
-function posthogEventKey(text: string, members: Map<string, JsonRange> | undefined) {
-  const scanner = new JsonScanner(text);
+function posthogEventKey(body: Uint8Array, members: Map<string, JsonRange> | undefined) {
+  const scanner = new JsonScanner(body);
   const own = firstKey(scanner, members, POSTHOG_KEYS);
   if (own !== undefined) return own;
   const properties = members?.get('properties');
@@ -76,11 +76,11 @@ function posthogEventKey(text: string, members: Map<string, JsonRange> | undefin
 }
 
 /** The key of the event at `range` (a batch's first): its text is read once more. */
-function firstEventKey(text: string, range: JsonRange | undefined): string | undefined {
+function firstEventKey(body: Uint8Array, range: JsonRange | undefined): string | undefined {
   if (range === undefined) return undefined;
   return posthogEventKey(
-    text,
-    new JsonScanner(text).objectMembers(range.start, POSTHOG_EVENT_FIELDS),
+    body,
+    new JsonScanner(body).objectMembers(range.start, POSTHOG_EVENT_FIELDS),
   );
 }
 
@@ -92,13 +92,13 @@ function familyOf(kind: EnvelopeKind, hasEventsArray: boolean): EnvelopeOutline[
   return 'posthog';
 }
 
-/** Outlines an SDK request body of the given kind (see EnvelopeKind). */
-export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutline {
-  const scanner = new JsonScanner(text);
+/** Outlines an SDK request body (its UTF-8 bytes) of the given kind (see EnvelopeKind). */
+export function outlineEnvelope(body: Uint8Array, kind: EnvelopeKind): EnvelopeOutline {
+  const scanner = new JsonScanner(body);
   const start = scanner.skipSpace(0);
   const totals = () => ({ containers: scanner.containers, separators: scanner.separators });
 
-  if (text.charCodeAt(start) === 0x5b /* [ */) {
+  if (body[start] === 0x5b /* [ */) {
     const array = scanner.arrayElements(start);
     const family = familyOf(kind, false);
     // A JSON array is only PostHog's (posthog-js sends its events so); the others refuse it.
@@ -106,7 +106,7 @@ export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutli
       return { family, key: undefined, count: 0, batch: undefined, ...totals() };
     return {
       family,
-      key: firstEventKey(text, array.first),
+      key: firstEventKey(body, array.first),
       count: array.count,
       batch: { member: undefined, range: array },
       ...totals(),
@@ -120,7 +120,7 @@ export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutli
     new Set(['batch', 'events']),
     (name, outline) => arrays.set(name, outline),
   );
-  if (members === undefined && start < text.length) scanner.valueEnd(start); // counted all the same
+  if (members === undefined && start < body.length) scanner.valueEnd(start); // counted all the same
   // The array of the member's last occurrence (JSON.parse keeps the last one).
   const arrayOf = (name: string) => {
     const range = members?.get(name);
@@ -157,7 +157,7 @@ export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutli
     const batch = arrayOf('batch');
     return {
       family,
-      key: firstKey(scanner, members, POSTHOG_KEYS) ?? firstEventKey(text, batch?.first),
+      key: firstKey(scanner, members, POSTHOG_KEYS) ?? firstEventKey(body, batch?.first),
       count: batch?.count ?? 0,
       batch: batchOf('batch'),
       ...totals(),
@@ -165,7 +165,7 @@ export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutli
   }
   return {
     family,
-    key: posthogEventKey(text, members),
+    key: posthogEventKey(body, members),
     count: members ? 1 : 0,
     batch: undefined,
     ...totals(),
@@ -173,32 +173,35 @@ export function outlineEnvelope(text: string, kind: EnvelopeKind): EnvelopeOutli
 }
 
 /**
- * Parses an SDK body exactly (parseJsonExactly). A body whose exact parse is refused as
- * too deep (a message nested deeper than the exact parser may go, with a long number
- * anywhere in the body) is parsed message by message instead, so only the too-deep
- * messages are lost: each becomes an UnparsableMessage, which the adapters skip with the
- * reason (issue 19, finding 8). A single-message body has nothing else to keep: it stays
- * a TooDeepError (422).
+ * Parses an SDK body (`text` is `body` decoded) exactly (parseJsonExactly). A body whose
+ * exact parse is refused as too deep (a message nested deeper than the exact parser may
+ * go, with a long number anywhere in the body) is parsed message by message instead, so
+ * only the too-deep messages are lost: each becomes an UnparsableMessage, which the
+ * adapters skip with the reason (issue 19, finding 8). A single-message body has nothing
+ * else to keep: it stays a TooDeepError (422).
  */
-export function parseEnvelope(text: string, outline: EnvelopeOutline): unknown {
+export function parseEnvelope(text: string, body: Uint8Array, outline: EnvelopeOutline): unknown {
   try {
     return parseJsonExactly(text);
   } catch (error) {
     if (!(error instanceof TooDeepError) || outline.batch === undefined) throw error;
   }
   const { member, range } = outline.batch;
+  const scanner = new JsonScanner(body);
   const ranges: JsonRange[] = [];
-  new JsonScanner(text).arrayElements(range.start, ranges);
-  const messages = ranges.map(({ start, end }) => {
+  scanner.arrayElements(range.start, ranges);
+  const messages = ranges.map((message) => {
     try {
-      return parseJsonExactly(text.slice(start, end));
+      return parseJsonExactly(scanner.textAt(message));
     } catch (error) {
       if (error instanceof TooDeepError) return new UnparsableMessage(error.message);
       throw error;
     }
   });
   if (member === undefined) return messages;
-  const envelope = parseJsonExactly(`${text.slice(0, range.start)}[]${text.slice(range.end)}`);
+  const before = scanner.textAt({ start: 0, end: range.start });
+  const after = scanner.textAt({ start: range.end, end: body.length });
+  const envelope = parseJsonExactly(`${before}[]${after}`);
   (envelope as Record<string, unknown>)[member] = messages;
   return envelope;
 }

@@ -40,5 +40,5 @@ export function mappedEvents(batch: SdkBatch): MappedEvent[] {
 
 /** The key the service reads from this body (as JSON text) before parsing it. */
 export function bodyKey(body: unknown, kind: EnvelopeKind): string | undefined {
-  return outlineEnvelope(JSON.stringify(body), kind).key;
+  return outlineEnvelope(Buffer.from(JSON.stringify(body)), kind).key;
 }
