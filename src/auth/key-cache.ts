@@ -23,9 +23,10 @@ export class KeyCache {
   constructor(
     private readonly db: Kysely<Database>,
     ttlMs: number,
+    maxCached = MAX_CACHED,
   ) {
-    this.found = new LRUCache<string, ApiKey>({ max: MAX_CACHED, ttl: ttlMs });
-    this.unknown = new LRUCache<string, true>({ max: MAX_CACHED, ttl: ttlMs });
+    this.found = new LRUCache<string, ApiKey>({ max: maxCached, ttl: ttlMs });
+    this.unknown = new LRUCache<string, true>({ max: maxCached, ttl: ttlMs });
   }
 
   /**
