@@ -48,6 +48,11 @@ function isSpace(c: number | undefined): boolean {
 /** A member name longer than this (escapes included) is none of the names looked for. */
 const MAX_NAME_CHARS = 128;
 
+// Where objectMembers is within a member.
+const BEFORE_NAME = 0;
+const AFTER_NAME = 1;
+const IN_VALUE = 2;
+
 export class JsonScanner {
   /** Objects and arrays passed over so far. */
   containers = 0;
@@ -112,77 +117,159 @@ export class JsonScanner {
    * The members named in `wanted` of the object whose `{` is at `start`, each with its
    * value's range (the last of a repeated name). `arrays` names members whose array
    * value is outlined on the way (`onArray`), so the object is still read once. Undefined
-   * when no object starts there.
+   * when no object starts there. One loop over the bytes: a body may hold millions of
+   * members, and each costs a few comparisons (names are matched on their bytes, decoded
+   * only when they hold an escape).
    */
   objectMembers(
     start: number,
-    wanted: ReadonlySet<string>,
-    arrays: ReadonlySet<string> = new Set(),
+    wanted: readonly string[],
+    arrays: readonly string[] = [],
     onArray: (name: string, outline: ArrayOutline & JsonRange) => void = () => {},
   ): Map<string, JsonRange> | undefined {
     const { bytes } = this;
     if (bytes[start] !== OPEN_OBJECT) return undefined;
     this.containers++;
     const members = new Map<string, JsonRange>();
-    let i = this.skipSpace(start + 1);
-    if (bytes[i] === CLOSE_OBJECT) return members;
-    while (i < bytes.length) {
-      if (bytes[i] !== QUOTE) return members; // not JSON: the parse will say so
-      const nameEnd = this.stringEnd(i);
-      const name = this.memberName(i, nameEnd);
-      i = this.skipSpace(nameEnd);
-      if (bytes[i] !== COLON) return members;
-      this.separators++;
-      const valueStart = this.skipSpace(i + 1);
-      let valueEnd: number;
-      if (name !== undefined && arrays.has(name) && bytes[valueStart] === OPEN_ARRAY) {
-        const outline = this.arrayElements(valueStart);
-        valueEnd = outline.end;
-        onArray(name, outline);
-      } else valueEnd = this.valueEnd(valueStart);
-      if (name !== undefined && wanted.has(name)) {
-        members.set(name, { start: valueStart, end: valueEnd });
+    const names = wanted.map((name) => ({ name, bytes: Buffer.from(name) }));
+    let state = BEFORE_NAME;
+    let name: string | undefined;
+    let depth = 0; // inside the current value
+    let valueStart = -1;
+    let valueEnd = -1;
+    const record = () => {
+      if (name !== undefined) members.set(name, { start: valueStart, end: valueEnd });
+    };
+    for (let j = start + 1; j < bytes.length; j++) {
+      const c = bytes[j] as number;
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+      if (depth === 0) {
+        if (state === BEFORE_NAME) {
+          if (c !== QUOTE) return members; // `}` (empty object, or trailing comma) or not JSON
+          const end = this.stringEnd(j);
+          name = this.matchName(j, end, names);
+          j = end - 1;
+          state = AFTER_NAME;
+          continue;
+        }
+        if (state === AFTER_NAME) {
+          if (c !== COLON) return members;
+          this.separators++;
+          state = IN_VALUE;
+          valueStart = -1;
+          continue;
+        }
+        if (c === COMMA || c === CLOSE_OBJECT) {
+          if (valueStart >= 0) record();
+          if (c === CLOSE_OBJECT) return members;
+          this.separators++;
+          state = BEFORE_NAME;
+          continue;
+        }
+        if (valueStart < 0) {
+          valueStart = j;
+          if (c === OPEN_ARRAY && name !== undefined && arrays.includes(name)) {
+            const outline = this.arrayElements(j);
+            onArray(name, outline);
+            valueEnd = outline.end;
+            j = outline.end - 1;
+            continue;
+          }
+        }
       }
-      i = this.skipSpace(valueEnd);
-      const next = bytes[i];
-      if (next !== COMMA) return members;
-      this.separators++;
-      i = this.skipSpace(i + 1);
+      if (c === QUOTE) j = this.stringEnd(j) - 1;
+      else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+        depth++;
+        this.containers++;
+      } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+        if (depth === 0) return members; // not JSON
+        depth--;
+      } else if (c === COMMA || c === COLON) this.separators++;
+      valueEnd = j + 1;
     }
     return members;
   }
 
   /**
    * The elements of the array whose `[` is at `start`: how many, the first one's range,
-   * and (when `ranges` is given) every element's range pushed onto it.
+   * and (when `ranges` is given) every element's range pushed onto it. One loop over the
+   * bytes, and no object per element unless asked: a body may hold millions of them.
    */
   arrayElements(start: number, ranges?: JsonRange[]): ArrayOutline & JsonRange {
     const { bytes } = this;
-    this.containers++;
+    const length = bytes.length;
+    let containers = 1;
+    let separators = 0;
     let count = 0;
     let first: JsonRange | undefined;
-    let i = this.skipSpace(start + 1);
-    if (bytes[i] === CLOSE_ARRAY) return { count, first, start, end: i + 1 };
-    while (i < bytes.length) {
-      const end = this.valueEnd(i);
-      count++;
-      const range = { start: i, end };
-      first ??= range;
-      ranges?.push(range);
-      i = this.skipSpace(end);
-      const next = bytes[i];
-      if (next === CLOSE_ARRAY) return { count, first, start, end: i + 1 };
-      if (next !== COMMA) break; // not JSON: the parse will say so
-      this.separators++;
-      i = this.skipSpace(i + 1);
+    let depth = 0; // inside the current element
+    let elementStart = -1;
+    let elementEnd = -1;
+    let end = length;
+    for (let j = start + 1; j < length; j++) {
+      const c = bytes[j] as number;
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+      if (depth === 0) {
+        if (c === COMMA || c === CLOSE_ARRAY) {
+          if (c === COMMA || elementStart >= 0) {
+            if (count++ === 0) first = { start: elementStart, end: elementEnd };
+            ranges?.push({ start: elementStart, end: elementEnd });
+            elementStart = -1;
+          }
+          if (c === CLOSE_ARRAY) {
+            end = j + 1;
+            break;
+          }
+          separators++;
+          continue;
+        }
+        if (elementStart < 0) elementStart = j;
+      }
+      if (c === QUOTE) j = this.stringEnd(j) - 1;
+      else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+        depth++;
+        containers++;
+      } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+        if (depth === 0) break; // not JSON
+        depth--;
+      } else if (c === COMMA || c === COLON) separators++;
+      elementEnd = j + 1;
     }
-    return { count, first, start, end: bytes.length };
+    if (end === length && elementStart >= 0) {
+      if (count++ === 0) first = { start: elementStart, end: elementEnd };
+      ranges?.push({ start: elementStart, end: elementEnd });
+    }
+    this.containers += containers;
+    this.separators += separators;
+    return { count, first, start, end };
   }
 
-  /** A member name as JSON.parse reads it; undefined when too long to be one looked for. */
-  private memberName(start: number, end: number): string | undefined {
-    if (end - start > MAX_NAME_CHARS + 2) return undefined;
-    return this.stringAt({ start, end });
+  /**
+   * Which of `names` the member name whose quotes are at `start` and `end - 1` is: compared
+   * byte by byte, decoded only when it holds an escape (`"write\u004bey"`).
+   */
+  private matchName(
+    start: number,
+    end: number,
+    names: readonly { name: string; bytes: Uint8Array }[],
+  ): string | undefined {
+    const length = end - start - 2;
+    if (length > MAX_NAME_CHARS) return undefined;
+    const { bytes } = this;
+    for (let k = start + 1; k < end - 1; k++) {
+      if (bytes[k] === BACKSLASH) {
+        const decoded = this.stringAt({ start, end });
+        return names.find((n) => n.name === decoded)?.name;
+      }
+    }
+    outer: for (const candidate of names) {
+      if (candidate.bytes.length !== length) continue;
+      for (let k = 0; k < length; k++) {
+        if (bytes[start + 1 + k] !== candidate.bytes[k]) continue outer;
+      }
+      return candidate.name;
+    }
+    return undefined;
   }
 
   /** The string at `range`, as JSON.parse reads it; undefined for any other value. */

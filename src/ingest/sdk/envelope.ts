@@ -58,7 +58,7 @@ function firstKey(
 }
 
 /** Members of a PostHog event that may hold its key. */
-const POSTHOG_EVENT_FIELDS = new Set([...POSTHOG_KEYS, 'properties']);
+const POSTHOG_EVENT_FIELDS = [...POSTHOG_KEYS, 'properties'];
 
 /**
  * A PostHog event's key from its members: `api_key`, `token`, else `properties.token`
@@ -71,7 +71,7 @@ function posthogEventKey(body: Uint8Array, members: Map<string, JsonRange> | und
   if (own !== undefined) return own;
   const properties = members?.get('properties');
   if (properties === undefined) return undefined;
-  const inProperties = scanner.objectMembers(properties.start, new Set([POSTHOG_PROPERTIES_KEY]));
+  const inProperties = scanner.objectMembers(properties.start, [POSTHOG_PROPERTIES_KEY]);
   return firstKey(scanner, inProperties, [POSTHOG_PROPERTIES_KEY]);
 }
 
@@ -116,8 +116,8 @@ export function outlineEnvelope(body: Uint8Array, kind: EnvelopeKind): EnvelopeO
   const arrays = new Map<string, ArrayOutline & JsonRange>();
   const members = scanner.objectMembers(
     start,
-    new Set([...SEGMENT_KEY, ...POSTHOG_EVENT_FIELDS, 'batch', 'events']),
-    new Set(['batch', 'events']),
+    [...SEGMENT_KEY, ...POSTHOG_EVENT_FIELDS, 'batch', 'events'],
+    ['batch', 'events'],
     (name, outline) => arrays.set(name, outline),
   );
   if (members === undefined && start < body.length) scanner.valueEnd(start); // counted all the same
