@@ -390,7 +390,7 @@ describe('large bodies of tiny messages to every SDK route', () => {
   const list = (first = '{}') => `[${first},${'{},'.repeat(MESSAGES - 2)}{}]`;
   const bodies = new Map<string, Buffer>();
   /** The bytes of a Buffer as fetch takes them, without a copy. */
-  const view = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.length);
+  const view = (b: Buffer) => new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.length);
   /** The route's own envelope, with the key where its SDK puts it (if any); built once. */
   const bodyFor = (path: string, bodyKey?: string): Buffer => {
     const shape = path.startsWith('/v1/')
