@@ -411,8 +411,12 @@ for (const r of results.filter((x) => x.run !== 'idle')) {
     ['write p99 within 3x idle', p(r.writes, 99) <= 3 * p(idle.writes, 99)],
     ['every /healthz 200 within 100 ms', r.health.every((x) => x.status === 200 && x.ms <= 100)],
   ] as [string, boolean][];
-  if (r.rss) {
+  if (r.rss && r.scenario.startsWith('bodies')) {
     verdicts.push(['RSS back within 20% of start', r.rss.end <= r.rss.start * 1.2]);
+    verdicts.push([
+      'every attack answered 401/413',
+      (r.attack ?? []).every((x) => x.status === 401 || x.status === 413),
+    ]);
   }
   lines.push(
     `${r.scenario}: ${verdicts.map(([what, met]) => `${what}: ${met ? 'yes' : 'NO'}`).join('; ')}`,

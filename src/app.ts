@@ -104,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     mode: config.auth,
     cacheTtlMs: options.keyCacheTtlMs,
     failedLookupsPerMinute: config.authFailedLookupsPerMinute,
+    unauthenticatedBytesPerMinute: 2 * config.maxBodyBytes,
   });
   await app.register(ingest, {
     groupCommit: {

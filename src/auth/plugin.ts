@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../errors.js';
-import { FailedLookupLimiter } from './failed-lookups.js';
+import { AddressBudget } from './address-budget.js';
 import { KeyCache } from './key-cache.js';
 import { type Access, type ApiKey, allows } from './keys.js';
 
@@ -23,8 +23,15 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     auth: {
-      /** Authorises with the key found in the body, unless a header key already did. */
-      requireBodyKey(request: FastifyRequest, key: string | undefined): Promise<void>;
+      /**
+       * Authorises with the key found in the body (of `bodyBytes`), unless a header key
+       * already did; a body refused for its key is charged to its address.
+       */
+      requireBodyKey(
+        request: FastifyRequest,
+        key: string | undefined,
+        bodyBytes?: number,
+      ): Promise<void>;
     };
   }
   interface FastifyRequest {
@@ -37,6 +44,11 @@ export interface AuthOptions {
   mode: AuthMode;
   /** Look-ups of unknown keys a client address may cause per minute (AUTH_FAILED_LOOKUPS_PER_MINUTE). */
   failedLookupsPerMinute?: number;
+  /**
+   * Body bytes a client address may send per minute in requests refused for their key
+   * (SDK routes read the key from the body): twice MAX_BODY_BYTES by default.
+   */
+  unauthenticatedBytesPerMinute?: number;
   /** How long a key look-up is trusted: a revoked key stops working within this time. */
   cacheTtlMs?: number;
   /** How often last_used_at is written. */
@@ -110,8 +122,16 @@ export default fp(
       await flush();
     });
 
-    const failures = new FailedLookupLimiter({
+    // What unauthenticated clients can make the service do is bounded per address (issue
+    // 19): database look-ups of keys that do not exist, and body bytes read (and scanned)
+    // only to find no valid key in them.
+    const failedLookups = new AddressBudget({
       perMinute: options.failedLookupsPerMinute ?? DEFAULT_FAILED_LOOKUPS_PER_MINUTE,
+      what: 'look-ups of unknown API keys',
+    });
+    const unauthenticatedBytes = new AddressBudget({
+      perMinute: options.unauthenticatedBytesPerMinute ?? 20 * 1024 * 1024,
+      what: 'bytes of request bodies without a valid API key',
     });
 
     async function authorize(request: FastifyRequest, access: Access, key: string): Promise<void> {
@@ -119,8 +139,8 @@ export default fp(
       const { key: found, queried } =
         key.length > MAX_KEY_CHARS
           ? { key: undefined, queried: false }
-          : await keys.lookup(key, () => failures.reserve(request.ip));
-      if (found && queried) failures.refund(request.ip);
+          : await keys.lookup(key, () => failedLookups.reserve(request.ip));
+      if (found && queried) failedLookups.refund(request.ip);
       if (!found) {
         throw new ApiError(401, 'unauthorized', 'the API key is not valid (unknown or revoked)');
       }
@@ -141,20 +161,38 @@ export default fp(
         `an API key with ${access} scope is required: send Authorization: Bearer <key> or X-API-Key`,
       );
 
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       const { access, keyInBody } = request.routeOptions.config;
       if (!access) return;
       const key = keyFromHeaders(request);
       if (key) await authorize(request, access, key);
       else if (!keyInBody) throw missing(access);
+      else {
+        // The key is in the body: an address that keeps sending bodies without a valid
+        // one is refused before its next body is read (and the connection closed, so
+        // that body is not read either).
+        try {
+          unauthenticatedBytes.check(request.ip);
+        } catch (error) {
+          reply.header('connection', 'close');
+          throw error;
+        }
+      }
     });
 
     app.decorate('auth', {
-      async requireBodyKey(request: FastifyRequest, key: string | undefined) {
+      async requireBodyKey(request: FastifyRequest, key: string | undefined, bodyBytes = 0) {
         const access = request.routeOptions.config.access;
         if (!access || request.apiKey) return;
-        if (!key) throw missing(access);
-        await authorize(request, access, key);
+        try {
+          if (!key) throw missing(access);
+          await authorize(request, access, key);
+        } catch (error) {
+          if (error instanceof ApiError && error.statusCode === 401) {
+            unauthenticatedBytes.charge(request.ip, bodyBytes);
+          }
+          throw error;
+        }
       },
     });
   },

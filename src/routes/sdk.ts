@@ -179,7 +179,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   async function admitBody(request: FastifyRequest, body: Uint8Array): Promise<EnvelopeOutline> {
     const kind = request.routeOptions.config.sdkEnvelope ?? 'posthog';
     const outline = outlineEnvelope(body, kind);
-    await app.auth.requireBodyKey(request, outline.key);
+    await app.auth.requireBodyKey(request, outline.key, body.length);
     if (outline.count > opts.maxBatchEvents) {
       app.ingest.reject(outline.family, 'batch_too_large', outline.count);
       throw new ApiError(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientAddressKey, FailedLookupLimiter } from '../../src/auth/failed-lookups.js';
+import { AddressBudget, clientAddressKey } from '../../src/auth/address-budget.js';
 import { KeyCache } from '../../src/auth/key-cache.js';
 import { loadConfig } from '../../src/config.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -98,7 +98,7 @@ describe('guessing keys (finding 6)', () => {
 
   it('refills the bucket over the minute and gives a valid key its token back', () => {
     let now = 0;
-    const limiter = new FailedLookupLimiter({ perMinute: 2 }, () => now);
+    const limiter = new AddressBudget({ perMinute: 2, what: 'look-ups' }, () => now);
     limiter.reserve('192.0.2.1');
     limiter.refund('192.0.2.1'); // the key existed
     limiter.reserve('192.0.2.1');
