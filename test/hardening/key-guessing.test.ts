@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddressBudget, clientAddressKey } from '../../src/auth/address-budget.js';
-import { KeyCache } from '../../src/auth/key-cache.js';
-import { loadConfig } from '../../src/config.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { bearer, createKeys, recordingKysely } from '../helpers/ingest-requests.js';
@@ -47,7 +44,6 @@ const stats = (key: string, remoteAddress = '127.0.0.1') =>
 
 describe('guessing keys (finding 6)', () => {
   it('costs at most AUTH_FAILED_LOOKUPS_PER_MINUTE queries per address; then 429 without a query', async () => {
-    expect(loadConfig({}).authFailedLookupsPerMinute).toBe(60);
     // A valid key used before the guessing is cached: it keeps working throughout.
     expect((await stats(keys.reader as string, '192.0.2.10')).statusCode).toBe(200);
     const before = lookups();
@@ -90,35 +86,5 @@ describe('guessing keys (finding 6)', () => {
     }
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(61);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(39);
-    expect(clientAddressKey('2001:db8:aa:bb::1')).toBe(clientAddressKey('2001:0DB8:aa:bb:ffff::2'));
-    expect(clientAddressKey('2001:db8:aa:bc::1')).not.toBe(clientAddressKey('2001:db8:aa:bb::1'));
-    expect(clientAddressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
-    expect(clientAddressKey('192.0.2.1')).toBe('192.0.2.1');
-  });
-
-  it('refills the bucket over the minute and gives a valid key its token back', () => {
-    let now = 0;
-    const limiter = new AddressBudget({ perMinute: 2, what: 'look-ups' }, () => now);
-    limiter.reserve('192.0.2.1');
-    limiter.refund('192.0.2.1'); // the key existed
-    limiter.reserve('192.0.2.1');
-    limiter.reserve('192.0.2.1');
-    expect(() => limiter.reserve('192.0.2.1')).toThrow(/at most 2 a minute/);
-    now += 30_000; // one token back
-    limiter.reserve('192.0.2.1');
-    expect(() => limiter.reserve('192.0.2.1')).toThrow();
-  });
-});
-
-describe('the key cache (finding 6)', () => {
-  it('is bounded, and unknown keys cannot push valid ones out', async () => {
-    const local = recordingKysely(database.pool);
-    const cache = new KeyCache(local.db, 60_000, 20);
-    const count = () => local.statements.filter((s) => /from api_keys/i.test(s)).length;
-    expect((await cache.lookup(keys.writer as string)).key?.name).toBe('writer');
-    for (let i = 0; i < 100; i++) expect((await cache.lookup(guess())).key).toBeUndefined();
-    const before = count();
-    expect((await cache.lookup(keys.writer as string)).key?.name).toBe('writer');
-    expect(count()).toBe(before); // still cached
   });
 });
