@@ -6,6 +6,7 @@ import { type DestinationStream, pino } from 'pino';
 import auth, { statsRoutesNeedReadKey } from './auth/plugin.js';
 import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
+import type { WorkPools } from './db/work-pools.js';
 import accessLog, { requestIdFor } from './plugins/access-log.js';
 import bodyParser from './plugins/body-parser.js';
 import clientErrors, {
@@ -16,7 +17,7 @@ import clientErrors, {
 import cors from './plugins/cors.js';
 import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
-import errors from './plugins/errors.js';
+import errors, { routeMalformedUrls } from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
 import metrics from './plugins/metrics.js';
 import queryParams from './plugins/query-params.js';
@@ -45,11 +46,19 @@ export interface AppOptions {
     | 'groupCommitConcurrency'
     | 'reportTimeZones'
   > &
-    Partial<HttpLimits & Pick<Config, 'metricsToken'>>;
+    Partial<
+      HttpLimits &
+        Pick<
+          Config,
+          'metricsToken' | 'authFailedLookupsPerMinute' | 'rawStatsConcurrency' | 'rawStatsQueue'
+        >
+    >;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
   pool: pg.Pool;
+  /** Pools kept apart from `pool` per class of work (src/db/work-pools.ts); server.ts passes all. */
+  work?: Partial<WorkPools>;
   /** Where log lines go (stdout by default); tests pass a stream to read them. */
   logStream?: DestinationStream;
 }
@@ -74,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       requestIdLogLabel: 'request_id',
     }),
     genReqId: requestIdFor,
+    rewriteUrl: routeMalformedUrls,
     bodyLimit: config.maxBodyBytes,
     // removeAdditional off: a body with a field its schema does not allow is a 422, never
     // silently trimmed (Fastify's default would drop the field and go on).
@@ -86,7 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(accessLog);
   await app.register(securityHeaders);
   await app.register(queryParams);
-  await app.register(dbPlugin, { db: options.db, pool: options.pool });
+  await app.register(dbPlugin, { db: options.db, pool: options.pool, work: options.work });
   // JSON (UTF-8, optionally gzip/deflate) is the only body this API takes: anything else is a 415.
   await app.register(bodyParser);
   await app.register(swagger);
@@ -95,7 +105,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // preflight before the auth hook asks for a key.
   app.addHook('onRoute', statsRoutesNeedReadKey);
   await app.register(cors, { corsOrigins: config.corsOrigins });
-  await app.register(auth, { mode: config.auth, cacheTtlMs: options.keyCacheTtlMs });
+  await app.register(auth, {
+    mode: config.auth,
+    cacheTtlMs: options.keyCacheTtlMs,
+    failedLookupsPerMinute: config.authFailedLookupsPerMinute,
+    unauthenticatedBytesPerMinute: 2 * config.maxBodyBytes,
+  });
   await app.register(projects);
   await app.register(ingest, {
     groupCommit: {
@@ -118,7 +133,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
   await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
-  await app.register(statsRoutes);
+  await app.register(statsRoutes, {
+    rawReads: {
+      concurrency: config.rawStatsConcurrency ?? 1,
+      queue: config.rawStatsQueue ?? 64,
+    },
+  });
   await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
   await app.register(liveRoutes);
   await app.register(dashboard);

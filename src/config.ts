@@ -49,6 +49,15 @@ export interface Config {
   statementTimeoutMs: number;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  // Hostile load (issue 19); see docs/hardening.md.
+  /** Look-ups of unknown API keys one client address may cause per minute. */
+  authFailedLookupsPerMinute: number;
+  /** Connections for /stats answered from summaries (a pool apart from ingest). */
+  statsPoolSize: number;
+  /** /stats queries that read raw events (zones without summaries) running at once. */
+  rawStatsConcurrency: number;
+  /** Such queries that may wait for a turn; beyond them the answer is 503 `busy`. */
+  rawStatsQueue: number;
 }
 
 /** One message naming the variable; server.ts prints it and exits non-zero. */
@@ -217,6 +226,10 @@ function hardeningLimits(env: Env) {
     maxConnections: integer(env, 'MAX_CONNECTIONS', 1024, 1, 1_000_000),
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
     metricsToken,
+    authFailedLookupsPerMinute: integer(env, 'AUTH_FAILED_LOOKUPS_PER_MINUTE', 60, 1, 1_000_000),
+    statsPoolSize: integer(env, 'STATS_POOL_SIZE', 4, 1, 1000),
+    rawStatsConcurrency: integer(env, 'RAW_STATS_CONCURRENCY', 1, 1, 1000),
+    rawStatsQueue: integer(env, 'RAW_STATS_QUEUE', 64, 0, 100_000),
   };
 }
 

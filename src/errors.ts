@@ -18,10 +18,17 @@ export type ErrorCode =
   | 'internal_error'
   | 'request_timeout'
   | 'headers_too_large'
-  | 'query_timeout';
+  | 'query_timeout'
+  | 'busy';
 
-/** An error meant for the client: its message and details are sent as they are. */
+/**
+ * An error meant for the client: its message and details are sent as they are. With
+ * `retryAfterS` the answer carries `Retry-After` (429 and 503 answers that a client should
+ * retry later).
+ */
 export class ApiError extends Error {
+  retryAfterS: number | undefined;
+
   constructor(
     readonly statusCode: number,
     readonly code: ErrorCode,
@@ -31,6 +38,30 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+
+  /** The same error, answered with `Retry-After: seconds`. */
+  retryAfter(seconds: number): this {
+    this.retryAfterS = Math.max(1, Math.ceil(seconds));
+    return this;
+  }
+}
+
+/** 503 `busy`: this class of work is at its concurrency limit; retry after `seconds`. */
+export function busyError(message: string, seconds: number): ApiError {
+  return new ApiError(503, 'busy', message).retryAfter(seconds);
+}
+
+/**
+ * Client text echoed in an error message, cut to `max` characters: an answer stays small
+ * whatever the client sent.
+ */
+export function echoed(text: string, max = 64): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  // Never cut a surrogate pair in two.
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
 }
 
 export function validationError(message: string, details: ErrorDetail[]): ApiError {

@@ -65,7 +65,12 @@ async function main(): Promise<void> {
     if (zones.length) {
       log.info({ zones }, `built summaries of project default for time zones ${zones.join(', ')}`);
     }
-    app = await buildApp({ config, db: database.db, pool: database.pool });
+    app = await buildApp({
+      config,
+      db: database.db,
+      pool: database.pool,
+      work: database.work,
+    });
     await app.listen({ port: config.port, host: config.host });
     const openAccess = openAccessWarning(config);
     if (openAccess) log.warn(openAccess);

@@ -4,12 +4,15 @@ import { type Config, redactDatabaseUrl } from '../config.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { createKysely, createPool, type PoolOptions } from './pool.js';
 import type { Database } from './schema.js';
+import { closeWorkPools, createWorkPools, type WorkPools } from './work-pools.js';
 
 export interface DatabaseHandle {
   /** With the password: for opening another pool (e.g. for migrations), never for logs. */
   url: string;
   pool: pg.Pool;
   db: Kysely<Database>;
+  /** Pools of the classes of work kept apart from the main one (stats reads, health). */
+  work: WorkPools;
   /** What is in use, for logs; never contains the password. */
   description: string;
   /** Closes the pool, then stops embedded PostgreSQL if this handle started it. */
@@ -56,13 +59,15 @@ export async function openDatabase(
     ...options,
   });
   const db = createKysely(pool);
+  const work = createWorkPools(url, config, options);
   return {
     url,
     pool,
     db,
+    work,
     description,
     async close() {
-      await db.destroy(); // ends the pool
+      await Promise.all([db.destroy(), closeWorkPools(work)]); // ends the pools
       if (stopEmbedded) await stopEmbedded();
     },
   };

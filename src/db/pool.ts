@@ -31,6 +31,11 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   /** Told when an idle connection fails (the pool drops it and opens a new one later). */
   onIdleError?: (error: Error) => void;
+  /**
+   * PostgreSQL's max_parallel_workers_per_gather for the pool's sessions (its default when
+   * unset). 0 keeps each query on one backend, hence one core.
+   */
+  parallelWorkersPerQuery?: number;
 }
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
@@ -42,6 +47,9 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     application_name: options.applicationName ?? 'events-analytics',
     types,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    ...(options.parallelWorkersPerQuery !== undefined
+      ? { options: `-c max_parallel_workers_per_gather=${options.parallelWorkersPerQuery}` }
+      : {}),
   });
   // An idle client losing its connection (database restart, network cut) must not crash
   // the process: without a listener, the pool's 'error' event would throw. The pool drops

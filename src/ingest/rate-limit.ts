@@ -52,15 +52,16 @@ export class EventRateLimiter {
   }
 }
 
+/** A 429 answered with Retry-After (set by the error handler from `retryAfterS`). */
 export class RateLimitError extends ApiError {
-  constructor(
-    readonly retryAfterS: number,
-    eventsPerSecond: number,
-  ) {
+  declare retryAfterS: number;
+
+  constructor(retryAfterS: number, eventsPerSecond: number) {
     super(
       429,
       'rate_limited',
       `rate limit of ${eventsPerSecond} events per second exceeded; retry after ${retryAfterS} s`,
     );
+    this.retryAfter(retryAfterS);
   }
 }

@@ -13,6 +13,9 @@ export interface ParsedTimestamp {
   iso: string;
 }
 
+/** ±14:00: the largest UTC offset in use (Line Islands, +14:00). */
+const MAX_OFFSET_MINUTES = 14 * 60;
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function daysInMonth(year: number, month: number): number {
@@ -36,7 +39,10 @@ export function parseTimestamp(text: string): ParsedTimestamp | string {
   }
   if (hour > 23 || minute > 59 || second > 59) return `has an impossible time ${h}:${mi}:${s}`;
   const offsetMinutes = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
-  if (Number(oh) > 15 || Number(om) > 59) return `has an impossible UTC offset ${sign}${oh}:${om}`;
+  // Real offsets lie within -12:00..+14:00; beyond ±14:00 it is a mistake, never a place.
+  if (Number(om) > 59 || Math.abs(offsetMinutes) > MAX_OFFSET_MINUTES) {
+    return `has an impossible UTC offset ${sign}${oh}:${om} (offsets lie within -14:00..+14:00)`;
+  }
 
   const micros = frac.padEnd(6, '0').slice(0, 6);
   if (!sign && year >= 100) {

@@ -50,7 +50,8 @@ export default fp(
     app.addHook('onResponse', async (request, reply) => {
       writeAccessLine(request.log, {
         method: request.method,
-        path: request.url.split('?')[0] ?? '',
+        // What the client asked for (routeMalformedUrls may have rerouted it).
+        path: request.originalUrl.split('?')[0] ?? '',
         status: reply.statusCode,
         durationMs: reply.elapsedTime,
         requestId: request.id,

@@ -12,48 +12,65 @@ function declaredCharset(contentType: string | undefined): string | undefined {
   return match?.[1]?.toLowerCase();
 }
 
+/** A 415 for a body declared in a charset other than UTF-8. */
+export function checkCharset(request: FastifyRequest): void {
+  const charset = declaredCharset(request.headers['content-type']);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `charset ${charset} is not supported: send the body as UTF-8`,
+    );
+  }
+}
+
 /**
- * Request bodies are JSON in UTF-8, taken exactly as sent: a body in another charset, or
- * with bytes that are not UTF-8, is refused rather than decoded with replacement
- * characters (which would merge different ids into one); numbers keep their precision.
+ * The text of a JSON request body: UTF-8 only, taken exactly as sent. A body in another
+ * charset, or with bytes that are not UTF-8, is refused (415, 400) rather than decoded with
+ * replacement characters (which would merge different ids into one).
  */
+export function decodeJsonText(request: FastifyRequest, body: Buffer): string {
+  checkCharset(request);
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'request body is not valid UTF-8');
+  }
+}
+
+/**
+ * Parses JSON text as parseJsonExactly() does (numbers keep their precision), with the
+ * API's errors: 400 for an empty body or invalid JSON, 422 for a body too deep to parse
+ * exactly.
+ */
+export function parseJsonText(text: string, parse: (text: string) => unknown = parseJsonExactly) {
+  if (text.trim() === '') throw new ApiError(400, 'invalid_json', 'request body is empty');
+  try {
+    return parse(text);
+  } catch (error) {
+    if (error instanceof TooDeepError) {
+      throw validationError(error.message, [{ field: 'body', message: error.message }]);
+    }
+    if (error instanceof ApiError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError(400, 'invalid_json', `request body is not valid JSON: ${reason}`);
+  }
+}
+
+/** Request bodies are JSON in UTF-8 (decodeJsonText), parsed exactly (parseJsonText). */
 export function parseJsonBody(
   request: FastifyRequest,
   body: Buffer,
   done: (error: Error | null, body?: unknown) => void,
 ): void {
-  const charset = declaredCharset(request.headers['content-type']);
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    done(
-      new ApiError(
-        415,
-        'unsupported_media_type',
-        `charset ${charset} is not supported: send the body as UTF-8`,
-      ),
-    );
-    return;
-  }
-  let text: string;
+  let parsed: unknown;
   try {
-    text = utf8.decode(body);
-  } catch {
-    done(new ApiError(400, 'invalid_json', 'request body is not valid UTF-8'));
-    return;
-  }
-  if (text.trim() === '') {
-    done(new ApiError(400, 'invalid_json', 'request body is empty'));
-    return;
-  }
-  try {
-    done(null, parseJsonExactly(text));
+    parsed = parseJsonText(decodeJsonText(request, body));
   } catch (error) {
-    if (error instanceof TooDeepError) {
-      done(validationError(error.message, [{ field: 'body', message: error.message }]));
-      return;
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    done(new ApiError(400, 'invalid_json', `request body is not valid JSON: ${reason}`));
+    done(error as Error);
+    return;
   }
+  done(null, parsed);
 }
 
 /**

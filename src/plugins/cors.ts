@@ -43,7 +43,7 @@ export default fp(
             strictPreflight: false,
             methods: ['GET', 'OPTIONS'],
             allowedHeaders: ALLOWED_HEADERS,
-            exposedHeaders: ['x-request-id'],
+            exposedHeaders: ['retry-after', 'x-request-id'],
             maxAge: 86_400,
           }
         : closed;

@@ -1,8 +1,29 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
-import { ApiError, isDatabaseUnavailable, QUERY_CANCELED, sqlState } from '../errors.js';
+import {
+  ApiError,
+  type ErrorCode,
+  echoed,
+  isDatabaseUnavailable,
+  QUERY_CANCELED,
+  sqlState,
+} from '../errors.js';
 import type { ErrorResponse } from '../schemas/errors.js';
+
+/** The code of a 4xx that is not an ApiError, by its status (else `bad_request`). */
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'validation_error',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
 
 /** Maps anything thrown to the one error shape; 4xx messages pass through, 5xx are generic. */
 export function toErrorResponse(error: FastifyError | Error): {
@@ -66,7 +87,12 @@ export function toErrorResponse(error: FastifyError | Error): {
   }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    return { status, body: { error: 'bad_request', message: error.message } };
+    // A 4xx of a plugin (@fastify/static's 403 for a path outside its root, say): its code
+    // from the closed set by status, so `error` always says what the status says.
+    return {
+      status,
+      body: { error: CODE_BY_STATUS[status] ?? 'bad_request', message: error.message },
+    };
   }
   return { status: 500, body: { error: 'internal_error', message: 'internal server error' } };
 }
@@ -106,17 +132,53 @@ export function errorHandler(
       const { err, message } = loggableError(error);
       request.log.error({ err }, `request failed: ${message}`);
     } else request.log.debug({ err: error }, `request rejected: ${body.message}`);
+    if (error instanceof ApiError && error.retryAfterS !== undefined) {
+      reply.header('retry-after', String(error.retryAfterS));
+    }
     return reply.status(status).send({ ...extend(status, body), ...body });
   };
+}
+
+/** Requests whose URL path is not valid percent-encoded UTF-8 (`GET /%ZZ`). */
+const malformedUrls = new WeakSet<IncomingMessage>();
+/** Where such a request is routed: a path no route has, so the not-found handler answers it. */
+const MALFORMED_URL_PATH = '/.malformed-url';
+
+/**
+ * Fastify's `rewriteUrl` option. The router answers a path it cannot decode (`/%ZZ`,
+ * `/%C0%AF`) itself, before any hook: another body, no X-Request-ID, no security headers,
+ * no access line, no metric. Such a request is routed to a path no route has instead, so
+ * it goes through every hook like any other request and the not-found handler answers it
+ * with a 400 `bad_request` (request.originalUrl keeps what the client sent).
+ */
+export function routeMalformedUrls(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const end = url.search(/[?#]/);
+  const path = end === -1 ? url : url.slice(0, end);
+  if (!path.includes('%')) return url;
+  try {
+    decodeURI(path);
+    return url;
+  } catch {
+    malformedUrls.add(request);
+    return MALFORMED_URL_PATH;
+  }
 }
 
 export default fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler(errorHandler());
     app.setNotFoundHandler((request, reply) => {
+      const path = request.originalUrl.split('?')[0] ?? '';
+      if (malformedUrls.has(request.raw)) {
+        return reply.status(400).send({
+          error: 'bad_request',
+          message: `the URL path ${echoed(path)} is not valid percent-encoded UTF-8`,
+        } satisfies ErrorResponse);
+      }
       return reply.status(404).send({
         error: 'not_found',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        message: `no route ${request.method} ${echoed(path, 200)}`,
       } satisfies ErrorResponse);
     });
   },

@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type GroupCommitOptions, GroupCommitter } from '../ingest/group-commit.js';
-import { EventRateLimiter, RateLimitError, type RateLimitOptions } from '../ingest/rate-limit.js';
+import { EventRateLimiter, type RateLimitOptions } from '../ingest/rate-limit.js';
 import type { IngestSource } from '../ingest/sources.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
 import { storeUniqueEvents, toStore, type WriteResult } from '../ingest/write-events.js';
@@ -16,7 +16,7 @@ export type { IngestSource };
 
 export interface Ingest {
   /** Charges `events` to the request's key (its IP when AUTH=off); a 429 with Retry-After if over. */
-  admit(request: FastifyRequest, reply: FastifyReply, events: number): void;
+  admit(request: FastifyRequest, events: number): void;
   /**
    * Stores a request's validated events (one project, one ingest family) through group
    * commit; counts them in /metrics.
@@ -45,14 +45,8 @@ export default fp(
     const acceptedByProject = new Map<number, number>();
 
     app.decorate('ingest', {
-      admit(request, reply, events) {
-        try {
-          limiter.take(request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`, events);
-        } catch (error) {
-          if (error instanceof RateLimitError)
-            reply.header('retry-after', String(error.retryAfterS));
-          throw error;
-        }
+      admit(request, events) {
+        limiter.take(request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`, events);
       },
       async write(projectId, source, events) {
         const result = await committer.write(toStore(projectId, source, events));

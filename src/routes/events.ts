@@ -58,7 +58,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
           `the batch has ${body.length} events; the limit is ${opts.maxBatchEvents} (MAX_BATCH_EVENTS)`,
         );
       }
-      app.ingest.admit(request, reply, body.length);
+      app.ingest.admit(request, body.length);
 
       const { valid, invalid, details, truncated } = validateBatch(body, Date.now(), {
         stopAtCap: true,

@@ -3,12 +3,18 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import { mapAmplitude } from '../ingest/sdk/amplitude.js';
+import {
+  type EnvelopeKind,
+  type EnvelopeOutline,
+  outlineEnvelope,
+  parseEnvelope,
+} from '../ingest/sdk/envelope.js';
 import { mapPosthog } from '../ingest/sdk/posthog.js';
 import { mapSegment, SEGMENT_TYPES } from '../ingest/sdk/segment.js';
 import { EnvelopeError, type SdkBatch } from '../ingest/sdk/types.js';
 import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
 import type { WriteResult } from '../ingest/write-events.js';
-import { parseJsonBody } from '../plugins/body-parser.js';
+import { checkCharset, decodeJsonText, parseJsonText } from '../plugins/body-parser.js';
 import { errorHandler } from '../plugins/errors.js';
 import type { IngestSource } from '../plugins/ingest.js';
 import { ErrorResponse } from '../schemas/errors.js';
@@ -22,6 +28,13 @@ import {
   SegmentResponse,
   sdkOperationId,
 } from '../schemas/sdk.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** SDK routes: the envelope their bodies come in (src/ingest/sdk/envelope.ts). */
+    sdkEnvelope?: EnvelopeKind;
+  }
+}
 
 const errorResponses = {
   400: ErrorResponse,
@@ -70,10 +83,20 @@ interface SdkWrite extends WriteResult {
 }
 
 /**
- * The shared part of every SDK endpoint: the client's key, the batch limit and rate limit,
- * our validation of each mapped message; valid events are stored through the same write
- * path as POST /events, invalid ones are skipped (counted and logged) so that one bad
- * message does not cost the client the batch (these SDKs drop a batch answered with 400).
+ * Budgets of an SDK body's JSON, checked from its outline before it is parsed: what
+ * JSON.parse costs grows with the values it builds (~1 µs per empty object, so 10 MB of
+ * `{},` took 3.4 s and 750 MB), so these bound the parse of one request to ~100 ms
+ * whatever its shape. A 5000-message batch of what the SDKs send uses a tenth of them.
+ */
+export const MAX_BODY_CONTAINERS = 200_000;
+export const MAX_BODY_SEPARATORS = 1_000_000;
+
+/**
+ * The shared part of every SDK endpoint once the body is admitted (admitBody: key, batch
+ * limit, rate limit): our validation of each mapped message; valid events are stored
+ * through the same write path as POST /events, invalid ones are skipped (counted and
+ * logged) so that one bad message does not cost the client the batch (these SDKs drop a
+ * batch answered with 400).
  */
 async function ingestSdkBatch(
   app: FastifyInstance,
@@ -81,7 +104,6 @@ async function ingestSdkBatch(
   reply: FastifyReply,
   source: IngestSource,
   map: (receivedAtMs: number) => SdkBatch,
-  maxBatchEvents: number,
 ): Promise<SdkWrite> {
   const receivedAtMs = Date.now() - reply.elapsedTime;
   let batch: SdkBatch;
@@ -96,18 +118,8 @@ async function ingestSdkBatch(
       [{ field: error.field || 'body', message: error.message }],
     );
   }
-  await app.auth.requireBodyKey(request, batch.bodyKey);
   const project = await app.projects.forRequest(request);
   const messages = batch.messages;
-  if (messages.length > maxBatchEvents) {
-    app.ingest.reject(source, 'batch_too_large', messages.length);
-    throw new ApiError(
-      413,
-      'payload_too_large',
-      `the batch has ${messages.length} messages; the limit is ${maxBatchEvents} (MAX_BATCH_EVENTS)`,
-    );
-  }
-  app.ingest.admit(request, reply, messages.length);
 
   // Mapping problems (the SDK's fields) and our validation's (the same validateBatch as
   // POST /events, without its stop: here invalid messages are skipped, not the batch).
@@ -158,17 +170,77 @@ function amplitudeDrop(
 }
 
 const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
+  const admitted = new WeakSet<FastifyRequest>();
+
+  /**
+   * Everything a request must pass before its body is parsed, from the body's outline
+   * (one pass over its text, src/ingest/sdk/envelope.ts): the key (a header key was
+   * checked before the body was read; else the one in the body), the batch limit (413),
+   * the JSON budgets (413) and the rate limit (429). A request refused here costs no parse
+   * and no work per message, whatever its size.
+   */
+  async function admitBody(request: FastifyRequest, body: Uint8Array): Promise<EnvelopeOutline> {
+    const kind = request.routeOptions.config.sdkEnvelope ?? 'posthog';
+    const outline = outlineEnvelope(body, kind);
+    await app.auth.requireBodyKey(request, outline.key, body.length);
+    if (outline.count > opts.maxBatchEvents) {
+      app.ingest.reject(outline.family, 'batch_too_large', outline.count);
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `the batch has ${outline.count} messages; the limit is ${opts.maxBatchEvents} (MAX_BATCH_EVENTS)`,
+      );
+    }
+    if (outline.containers > MAX_BODY_CONTAINERS || outline.separators > MAX_BODY_SEPARATORS) {
+      app.ingest.reject(outline.family, 'batch_too_large', outline.count);
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `the body holds more than ${MAX_BODY_CONTAINERS} JSON objects and arrays or ${MAX_BODY_SEPARATORS} values: send smaller batches`,
+      );
+    }
+    app.ingest.admit(request, outline.count);
+    admitted.add(request);
+    return outline;
+  }
+
   // RudderStack sends gzipped JSON as application/x-www-form-urlencoded (axios' default for
-  // a Buffer), posthog-js as text/plain: on these routes both are read as JSON.
+  // a Buffer), posthog-js as text/plain: on these routes all three are read as JSON. The
+  // body is admitted from its bytes before it is decoded or parsed.
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
-    ['application/x-www-form-urlencoded', 'text/plain'],
+    ['application/json', 'application/x-www-form-urlencoded', 'text/plain'],
     { parseAs: 'buffer' },
-    parseJsonBody,
+    (
+      request: FastifyRequest,
+      body: Buffer,
+      done: (error: Error | null, body?: unknown) => void,
+    ) => {
+      (async () => {
+        checkCharset(request);
+        const outline = await admitBody(request, body);
+        const text = decodeJsonText(request, body);
+        return parseJsonText(text, (t) => parseEnvelope(t, body, outline));
+      })().then(
+        (parsed) => done(null, parsed),
+        (error: Error) => done(error),
+      );
+    },
   );
+  // A request without a body never reaches a parser: it is admitted here (and refused
+  // without a key), then answered 400 by its adapter.
+  app.addHook('preHandler', async (request) => {
+    if (!admitted.has(request)) await admitBody(request, new Uint8Array());
+  });
+
   const common = {
     config: { access: 'write' as const, keyInBody: true },
     validatorCompiler: () => () => true,
   };
+  const withEnvelope = (sdkEnvelope: EnvelopeKind) => ({
+    ...common,
+    config: { ...common.config, sdkEnvelope },
+  });
 
   // Segment and RudderStack (one protocol).
   // analytics.js (analytics-next) posts to the same paths shortened to their first letter.
@@ -182,7 +254,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
     app.post(
       url,
       {
-        ...common,
+        ...withEnvelope(impliedType ? 'segment-single' : 'segment-batch'),
         schema: {
           tags: ['sdk'],
           operationId: sdkOperationId(url),
@@ -198,13 +270,8 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
         },
       },
       async (request, reply) => {
-        await ingestSdkBatch(
-          app,
-          request,
-          reply,
-          'segment',
-          (receivedAtMs) => mapSegment(request.body, { receivedAtMs }, impliedType),
-          opts.maxBatchEvents,
+        await ingestSdkBatch(app, request, reply, 'segment', (receivedAtMs) =>
+          mapSegment(request.body, { receivedAtMs }, impliedType),
         );
         return {};
       },
@@ -212,28 +279,20 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
   }
 
   const posthog = async (request: FastifyRequest, reply: FastifyReply) => {
-    await ingestSdkBatch(
-      app,
-      request,
-      reply,
-      'posthog',
-      (receivedAtMs) => mapPosthog(request.body, { receivedAtMs }),
-      opts.maxBatchEvents,
+    await ingestSdkBatch(app, request, reply, 'posthog', (receivedAtMs) =>
+      mapPosthog(request.body, { receivedAtMs }),
     );
     return { status: 1 as const };
   };
   const amplitude = async (request: FastifyRequest, reply: FastifyReply) => {
-    const result = await ingestSdkBatch(
-      app,
-      request,
-      reply,
-      'amplitude',
-      (receivedAtMs) => mapAmplitude(request.body, { receivedAtMs }),
-      opts.maxBatchEvents,
+    const result = await ingestSdkBatch(app, request, reply, 'amplitude', (receivedAtMs) =>
+      mapAmplitude(request.body, { receivedAtMs }),
     );
     return {
       code: 200,
-      events_ingested: result.valid,
+      // What this request stored (duplicates of stored events are not counted), as
+      // Amplitude's own API counts.
+      events_ingested: result.accepted,
       payload_size_bytes: Number(request.headers['content-length']) || 0,
       server_upload_time: Date.now(),
     };
@@ -260,7 +319,11 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
 
   // PostHog: posthog-node (/batch/) and posthog-js (/e/, /capture/, /i/v0/e/).
   for (const url of ['/batch/', '/capture', '/capture/', '/e', '/e/', '/i/v0/e', '/i/v0/e/']) {
-    app.post(url, { ...common, onRequest: gzipJs, schema: posthogSchema(url) }, posthog);
+    app.post(
+      url,
+      { ...withEnvelope('posthog'), onRequest: gzipJs, schema: posthogSchema(url) },
+      posthog,
+    );
   }
 
   // Amplitude reads the outcome from the body's `code`, not the HTTP status, so errors
@@ -276,7 +339,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
     scope.post(
       '/2/httpapi',
       {
-        ...common,
+        ...withEnvelope('amplitude'),
         schema: {
           tags: ['sdk'],
           operationId: sdkOperationId('/2/httpapi'),
@@ -294,7 +357,7 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
     scope.post(
       '/batch',
       {
-        ...common,
+        ...withEnvelope('amplitude-or-posthog'),
         onRequest: gzipJs,
         schema: {
           tags: ['sdk'],

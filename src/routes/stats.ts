@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import { validationError } from '../errors.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
@@ -17,6 +19,7 @@ import {
   TopEventsResponse,
 } from '../schemas/stats.js';
 import { activeUsers } from '../stats/active-users.js';
+import { ConcurrencyGate } from '../stats/concurrency-gate.js';
 import { formatDay, parseRange, requireCalendarSpan, requireDay } from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
 import { overview } from '../stats/overview.js';
@@ -38,53 +41,75 @@ const ACTIVE_USERS_MAX_DAYS = 366;
 const MATRIX_MAX_COHORTS = { day: 92, week: 26 } as const;
 const MATRIX_MAX_WEEK_WINDOWS = 12;
 
-/**
- * Answers a /stats question in its zone, and says in `Server-Timing` which path answered
- * it: `summaries` in a reporting zone of the project, `raw-events` in any other zone
- * (exact too, but it reads the range's events). Two database errors are handled here, by
- * SQLSTATE: 22023 (AT TIME ZONE does not know the zone; PostgreSQL's tz database may differ
- * from Node's) is a 422, and EA409 (the zone stopped being a reporting zone after the
- * project's settings were cached) re-asks the question from raw events.
- */
-async function answer<T>(
-  reply: FastifyReply,
-  zone: Zone,
-  run: (zone: Zone) => Promise<T>,
-  onStale: () => void,
-): Promise<T> {
-  const started = performance.now();
-  let used = zone;
-  let result: T;
-  try {
-    try {
-      result = await run(zone);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== NOT_REPORTING_ZONE_SQLSTATE) throw error;
-      onStale();
-      used = { ...zone, reportingId: undefined };
-      result = await run(used);
-    }
-  } catch (error) {
-    if ((error as { code?: unknown }).code === UNKNOWN_ZONE_SQLSTATE) {
-      throw unknownZone(zone.name, 'is not known to the database');
-    }
-    throw error;
-  }
-  const path =
-    used.reportingId !== undefined
-      ? `summaries;desc="reporting zone ${used.name}"`
-      : `raw-events;desc="${used.name} is not a reporting zone of this project"`;
-  reply.header('server-timing', `${path};dur=${(performance.now() - started).toFixed(1)}`);
-  return result;
+/** A turn for a raw-event query comes within this long, or the answer is 503 `busy`. */
+const RAW_READ_MAX_WAIT_MS = 5000;
+
+export interface StatsRoutesOptions {
+  /** Raw-event queries at once (RAW_STATS_CONCURRENCY) and waiting (RAW_STATS_QUEUE). */
+  rawReads: { concurrency: number; queue: number };
 }
 
-const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, opts) => {
+  const rawReads = new ConcurrencyGate({
+    ...opts.rawReads,
+    maxWaitMs: RAW_READ_MAX_WAIT_MS,
+    what: 'raw-event /stats queries (time zones without summaries)',
+  });
+
   /** The request's project and the zone of its question (the project's main zone by default). */
   const scope = async (request: FastifyRequest, tz: string | undefined) => {
     const project = await app.projects.forRequest(request);
     return { project, zone: zoneFor(project, tz) };
   };
-  const stale = () => app.projects.registry.invalidate();
+
+  /**
+   * Answers a /stats question in its zone, on the right connections (issue 19, finding 2):
+   * from summaries (a reporting zone of the project) on the summary-read pool; from raw
+   * events (any other zone: a query that reads every event of the range) on the raw-read
+   * pool, admitted by the gate, so that at most RAW_STATS_CONCURRENCY run at once and the
+   * rest wait without a connection or are answered 503 `busy`. Ingest and /healthz keep
+   * their own connections either way. `Server-Timing` says which path answered.
+   *
+   * Two database errors are handled here, by SQLSTATE: 22023 (AT TIME ZONE does not know
+   * the zone; PostgreSQL's tz database may differ from Node's) is a 422, and EA409 (the zone
+   * stopped being a reporting zone after the project's settings were cached) re-asks the
+   * question from raw events.
+   */
+  async function read<T>(
+    reply: FastifyReply,
+    zone: Zone,
+    run: (db: Kysely<Database>, zone: Zone) => Promise<T>,
+  ): Promise<T> {
+    const { summary, raw } = app.statsDb;
+    const started = performance.now();
+    const fromRaw = (z: Zone) => rawReads.run(() => run(raw, z));
+    let used = zone;
+    let result: T;
+    try {
+      if (zone.reportingId === undefined) result = await fromRaw(zone);
+      else {
+        try {
+          result = await run(summary, zone);
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== NOT_REPORTING_ZONE_SQLSTATE) throw error;
+          app.projects.registry.invalidate();
+          used = { ...zone, reportingId: undefined };
+          result = await fromRaw(used);
+        }
+      }
+    } catch (error) {
+      if ((error as { code?: unknown }).code === UNKNOWN_ZONE_SQLSTATE) {
+        throw unknownZone(zone.name, 'is not known to the database');
+      }
+      throw error;
+    }
+    const path =
+      used.reportingId !== undefined
+        ? `summaries;desc="reporting zone ${used.name}"`
+        : `raw-events;desc="${used.name} is not a reporting zone of this project"`;
+    reply.header('server-timing', `${path};dur=${(performance.now() - started).toFixed(1)}`);
+    return result;
+  }
 
   app.get(
     '/stats/dau',
@@ -103,7 +128,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return answer(reply, zone, (z) => dailyActiveUsers(app.db, project.id, range, z), stale);
+      return read(reply, zone, (db, z) => dailyActiveUsers(db, project.id, range, z));
     },
   );
 
@@ -122,12 +147,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
-      return answer(
-        reply,
-        zone,
-        (z) => topEvents(app.db, project.id, range, z, request.query.limit),
-        stale,
-      );
+      return read(reply, zone, (db, z) => topEvents(db, project.id, range, z, request.query.limit));
     },
   );
 
@@ -155,11 +175,8 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'start_date + windows',
       );
       const start = formatDay(startDay);
-      return answer(
-        reply,
-        zone,
-        (z) => retention(app.db, project.id, start, request.query.windows, z),
-        stale,
+      return read(reply, zone, (db, z) =>
+        retention(db, project.id, start, request.query.windows, z),
       );
     },
   );
@@ -189,7 +206,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         from,
         'the 30-day window before from (from - 29 days)',
       );
-      return answer(reply, zone, (z) => activeUsers(app.db, project.id, range, z), stale);
+      return read(reply, zone, (db, z) => activeUsers(db, project.id, range, z));
     },
   );
 
@@ -232,11 +249,8 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
         ]);
       }
-      return answer(
-        reply,
-        zone,
-        (z) => retentionMatrix(app.db, project.id, range, period, windows, z),
-        stale,
+      return read(reply, zone, (db, z) =>
+        retentionMatrix(db, project.id, range, period, windows, z),
       );
     },
   );
@@ -255,7 +269,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { project, zone } = await scope(request, request.query.tz);
-      return answer(reply, zone, (z) => overview(app.db, project.id, z), stale);
+      return read(reply, zone, (db, z) => overview(db, project.id, z));
     },
   );
 };

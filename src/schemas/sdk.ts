@@ -92,7 +92,8 @@ export const PosthogResponse = Type.Object({ status: Type.Literal(1) });
 export const AmplitudeResponse = Type.Object({
   code: Type.Integer({ examples: [200] }),
   events_ingested: Type.Integer({
-    description: 'Valid events (new or already stored)',
+    description:
+      'Events this request stored (new ones; duplicates of stored events are not counted)',
     examples: [1],
   }),
   payload_size_bytes: Type.Integer({ examples: [312] }),

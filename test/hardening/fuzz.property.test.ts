@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createKeys } from '../helpers/ingest-requests.js';
+import { type ServerProcess, startServerProcess } from '../helpers/server-process.js';
 
 /**
  * Requests generated from the OpenAPI document the app serves (so endpoints added later are
@@ -348,5 +352,135 @@ describe('fuzzing every endpoint of the OpenAPI document', () => {
       JSON.stringify([...statuses]),
     ).toBe(true);
     expect((await app.inject('/healthz')).statusCode).toBe(200);
+  }, 600_000);
+});
+
+/**
+ * Issue 19, finding 1: large bodies of many tiny messages to every SDK route (taken from the
+ * OpenAPI document), without a key, with a wrong one and with a valid one (in a header and
+ * in the body), against a server process: each is answered (401, 413) in a fraction of what
+ * parsing the body would take, and the server's memory returns to where it started.
+ */
+describe('large bodies of tiny messages to every SDK route', () => {
+  let server: ServerProcess;
+  let sdkDatabase: TestDatabase;
+  let key: string;
+
+  beforeAll(async () => {
+    sdkDatabase = await createTestDatabase();
+    ({ writer: key } = (await createKeys(sdkDatabase.db, { writer: 'write' })) as {
+      writer: string;
+    });
+    server = await startServerProcess(['--import', 'tsx', 'src/server.ts'], {
+      DATABASE_URL: sdkDatabase.url,
+      AUTH: 'required',
+      LOG_LEVEL: 'info',
+    });
+  });
+  afterAll(async () => {
+    server?.proc.kill('SIGTERM');
+    await server?.exited;
+    await sdkDatabase?.close();
+  });
+
+  const rssMb = () => {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'));
+    return Number(match?.[1]) / 1024;
+  };
+  const MESSAGES = 3_400_000; // ~10 MB
+  const list = (first = '{}') => `[${first},${'{},'.repeat(MESSAGES - 2)}{}]`;
+  const bodies = new Map<string, Buffer>();
+  /** POSTs `body` from `localAddress`; the status and the answer's text. */
+  const send = (
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    localAddress: string,
+  ): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        `${server.baseUrl}${path}`,
+        {
+          method: 'POST',
+          localAddress,
+          headers: {
+            'content-type': path.startsWith('/e') ? 'text/plain' : 'application/json',
+            ...headers,
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => {
+            text += String(chunk);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  /** The route's own envelope, with the key where its SDK puts it (if any); built once. */
+  const bodyFor = (path: string, bodyKey?: string): Buffer => {
+    const shape = path.startsWith('/v1/')
+      ? 'segment'
+      : path === '/2/httpapi' || path === '/batch'
+        ? 'amplitude'
+        : 'posthog-js';
+    const id = `${shape} ${bodyKey}`;
+    let body = bodies.get(id);
+    if (body === undefined) {
+      if (shape === 'segment') {
+        body = Buffer.from(`{"batch":${list()}${bodyKey ? `,"writeKey":"${bodyKey}"` : ''}}`);
+      } else if (shape === 'amplitude') {
+        body = Buffer.from(`{"events":${list()}${bodyKey ? `,"api_key":"${bodyKey}"` : ''}}`);
+      } else body = Buffer.from(list(bodyKey ? `{"properties":{"token":"${bodyKey}"}}` : '{}'));
+      bodies.set(id, body);
+    }
+    return body;
+  };
+
+  it('answers each in a fraction of a parse, and memory returns to where it started', async () => {
+    const sdkPaths = operations
+      .filter((o) => o.method === 'POST' && /^\/(v1|batch|capture|e|i|2)\b/.test(o.path))
+      .map((o) => o.path);
+    expect(sdkPaths.length).toBeGreaterThanOrEqual(20);
+    // Warm up, then the starting point.
+    for (let i = 0; i < 20; i++) await fetch(`${server.baseUrl}/healthz`);
+    const rssStart = rssMb();
+    const sample = bodyFor('/v1/batch').toString();
+    const parseStarted = performance.now();
+    JSON.parse(sample);
+    const parseMs = performance.now() - parseStarted;
+
+    const slow: string[] = [];
+    let client = 0;
+    const variants = [
+      ['no key', {}, undefined, 401],
+      ['a wrong key', {}, 'ea_wrong', 401],
+      ['a valid key in a header', { authorization: `Bearer ${key}` }, undefined, 413],
+      ['a valid key in the body', {}, key, 413],
+    ] as const;
+    for (const [i, path] of sdkPaths.entries()) {
+      // Every route without a key and with a valid one; the other two ways in turn.
+      for (const [label, headers, bodyKey, expected] of [
+        variants[0],
+        variants[1 + (i % 3)] ?? variants[1],
+      ]) {
+        const started = performance.now();
+        // From an address of its own (any 127.x is this host): an address that keeps
+        // sending bodies without a valid key is refused before its next body is read.
+        const res = await send(path, headers, bodyFor(path, bodyKey), `127.0.19.${++client}`);
+        const text = res.text;
+        const elapsed = performance.now() - started;
+        expect(res.status, `${path} with ${label}: ${text.slice(0, 200)}`).toBe(expected);
+        if (elapsed > parseMs / 2) slow.push(`${path} with ${label}: ${Math.round(elapsed)} ms`);
+      }
+    }
+    // Before: 6-26 s each, with the server's event loop blocked throughout.
+    expect(slow, `a parse of one body takes ${Math.round(parseMs)} ms here`).toEqual([]);
+    expect((await fetch(`${server.baseUrl}/healthz`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2000));
+    // Before: from 150 MB to 1.77 GB, and it stayed there.
+    expect(rssMb(), `RSS at start: ${rssStart.toFixed(0)} MB`).toBeLessThanOrEqual(rssStart * 1.2);
   }, 600_000);
 });

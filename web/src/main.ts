@@ -21,17 +21,12 @@ import {
 import { byId, setPanelError } from './dom.js';
 import { formatCount, formatRate } from './format.js';
 import { KeyDialog } from './key-dialog.js';
+import { refreshMs } from './refresh.js';
 import { renderRetention } from './retention-heatmap.js';
 import { renderTopEvents } from './top-events.js';
 
 const RETENTION_WINDOWS = 7;
 const TOP_EVENTS_LIMIT = 10;
-
-/** `?refresh=<seconds>` overrides the 10 s default (tests use 1 s). */
-function refreshMs(): number {
-  const asked = Number(new URLSearchParams(location.search).get('refresh'));
-  return Number.isFinite(asked) && asked >= 0.5 ? asked * 1000 : 10_000;
-}
 
 interface View {
   from: string;
@@ -60,7 +55,7 @@ const chart = new ActiveUsersChart(
   byId<HTMLTableElement>('active-table').tBodies[0] as HTMLTableSectionElement,
 );
 const keyDialog = new KeyDialog();
-const interval = refreshMs();
+const interval = refreshMs(location.search);
 
 function period(): Period {
   const checked = document.querySelector<HTMLInputElement>('input[name="period"]:checked');

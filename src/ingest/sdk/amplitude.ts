@@ -8,7 +8,6 @@ import {
   libraryFromSlashed,
   MessageProblem,
   mapMessages,
-  optionalString,
   propertiesFrom,
   timeField,
   userIdFrom,
@@ -53,5 +52,5 @@ export function mapAmplitude(body: unknown, ctx: AdapterContext): SdkBatch {
     };
   });
 
-  return { bodyKey: optionalString(body.api_key), messages };
+  return { messages };
 }

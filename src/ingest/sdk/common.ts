@@ -8,6 +8,7 @@ import {
   type MappedEvent,
   type MappedMessage,
   type SdkFamily,
+  UnparsableMessage,
 } from './types.js';
 
 /**
@@ -54,6 +55,9 @@ export function mapMessages(
   mapOne: (message: Record<string, unknown>) => MappedEvent,
 ): MappedMessage[] {
   return entries.map((entry, index): MappedMessage => {
+    if (entry instanceof UnparsableMessage) {
+      return { index, ok: false, field: '', message: entry.reason };
+    }
     if (!isPlainObject(entry)) {
       return { index, ok: false, field: '', message: 'must be a JSON object' };
     }
@@ -74,9 +78,12 @@ export function optionalString(value: unknown): string | undefined {
 }
 
 /**
- * An identifier field (user or message id): strings as sent, finite numbers as their
- * decimal text (hand-written clients send numeric ids; PostHog's own backend does the same),
- * undefined when absent, null or blank. Anything else is the client's mistake.
+ * An identifier field (user or message id): strings trimmed (one rule for every id, as
+ * POST /events trims: " X" and "X" are one id), finite numbers as their decimal text
+ * (hand-written clients send numeric ids; PostHog's own backend does the same), undefined
+ * when absent, null or blank. Anything else, or a string with a lone UTF-16 surrogate
+ * (PostgreSQL would store U+FFFD and merge distinct ids; a UUIDv5 of it cannot be
+ * computed), is the client's mistake: that message is skipped.
  */
 export function idText(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -84,7 +91,11 @@ export function idText(value: unknown, field: string): string | undefined {
   const number = jsonNumber(value);
   if (number !== undefined && Number.isFinite(number.number)) return number.text;
   if (typeof value !== 'string') throw new MessageProblem(field, 'must be a string');
-  return value.trim() === '' ? undefined : value;
+  const trimmed = value.trim();
+  if (!trimmed.isWellFormed()) {
+    throw new MessageProblem(field, 'must not contain a lone UTF-16 surrogate');
+  }
+  return trimmed === '' ? undefined : trimmed;
 }
 
 /** The first of the fields present, else a per-message error naming all of them. */
@@ -114,16 +125,15 @@ const FAMILY_NAMESPACES: Record<SdkFamily, string> = {
 };
 
 /**
- * Our event id for an SDK message id: a UUID as is (lower-cased); any other text a UUIDv5
- * of (family, id), so a retry of the same message maps to the same event and is stored
- * once; no id at all a fresh random UUID (nothing to deduplicate on, as with the SDK's own
- * backend).
+ * Our event id for an SDK message id (trimmed, see idText): a UUID as is (lower-cased); any
+ * other text a UUIDv5 of (family, id), so a retry of the same message maps to the same
+ * event and is stored once; no id at all a fresh random UUID (nothing to deduplicate on,
+ * as with the SDK's own backend).
  */
 export function deriveEventId(family: SdkFamily, value: unknown, field: string): string {
   const id = idText(value, field);
   if (id === undefined) return randomUUID();
-  const trimmed = id.trim();
-  if (UUID.test(trimmed)) return trimmed.toLowerCase();
+  if (UUID.test(id)) return id.toLowerCase();
   return uuidV5(id, FAMILY_NAMESPACES[family]);
 }
 

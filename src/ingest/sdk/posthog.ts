@@ -9,7 +9,6 @@ import {
   jsonNumber,
   MessageProblem,
   mapMessages,
-  optionalString,
   propertiesFrom,
   type TimeField,
   timeField,
@@ -22,24 +21,8 @@ import { type AdapterContext, EnvelopeError, type MappedEvent, type SdkBatch } f
  * as `token` inside each event's properties.
  */
 
-/** The key: on the envelope, else on the first event that carries one (posthog-js). */
-function bodyKeyOf(
-  envelope: Record<string, unknown>,
-  events: readonly unknown[],
-): string | undefined {
-  const fromEnvelope = optionalString(envelope.api_key) ?? optionalString(envelope.token);
-  if (fromEnvelope !== undefined) return fromEnvelope;
-  for (const event of events) {
-    if (!isPlainObject(event)) continue;
-    const properties = isPlainObject(event.properties) ? event.properties : {};
-    const key =
-      optionalString(event.api_key) ??
-      optionalString(event.token) ??
-      optionalString(properties.token);
-    if (key !== undefined) return key;
-  }
-  return undefined;
-}
+/** Where posthog-js puts the key: in each event's properties (read by sdk/envelope.ts). */
+const KEY_IN_PROPERTIES = 'token';
 
 export function mapPosthog(body: unknown, ctx: AdapterContext): SdkBatch {
   let envelope: Record<string, unknown>;
@@ -60,6 +43,8 @@ export function mapPosthog(body: unknown, ctx: AdapterContext): SdkBatch {
   const messages = mapMessages(entries, (event): MappedEvent => {
     const eventId = deriveEventId('posthog', event.uuid, 'uuid');
     const properties = propertiesFrom(event.properties, 'properties');
+    // posthog-js puts the project key in properties.token: a key field, never stored.
+    delete properties[KEY_IN_PROPERTIES];
     // posthog-js puts distinct_id inside properties.
     const userId =
       idText(event.distinct_id, 'distinct_id') ??
@@ -82,7 +67,7 @@ export function mapPosthog(body: unknown, ctx: AdapterContext): SdkBatch {
     };
   });
 
-  return { bodyKey: bodyKeyOf(envelope, entries), messages };
+  return { messages };
 }
 
 /**

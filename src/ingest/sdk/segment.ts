@@ -8,7 +8,6 @@ import {
   libraryFromContext,
   MessageProblem,
   mapMessages,
-  optionalString,
   propertiesFrom,
   type TimeField,
   timeField,
@@ -120,5 +119,5 @@ export function mapSegment(
     };
   });
 
-  return { bodyKey: optionalString(body.writeKey), messages };
+  return { messages };
 }

@@ -22,9 +22,8 @@ export type MappedMessage =
   | { index: number; ok: true; event: MappedEvent }
   | { index: number; ok: false; field: string; message: string };
 
+/** An SDK batch mapped. (The key in the body is read before parsing: sdk/envelope.ts.) */
 export interface SdkBatch {
-  /** The key the client put in the body (writeKey, api_key, token), if any. */
-  bodyKey: string | undefined;
   messages: MappedMessage[];
 }
 
@@ -42,4 +41,12 @@ export class EnvelopeError extends Error {
     super(message);
     this.name = 'EnvelopeError';
   }
+}
+
+/**
+ * A message of a batch that could not be parsed on its own terms (nested deeper than the
+ * exact parser goes): the adapters skip it with `reason`, the others are kept.
+ */
+export class UnparsableMessage {
+  constructor(readonly reason: string) {}
 }

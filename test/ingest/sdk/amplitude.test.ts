@@ -3,7 +3,7 @@ import { LosslessNumber } from '../../../src/ingest/json-body.js';
 import { mapAmplitude } from '../../../src/ingest/sdk/amplitude.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
-import { loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
+import { bodyKey, loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
 
 const LIB = { $lib: 'amplitude-node-ts', $lib_version: '1.5.73' };
 const at = (iso: string) => ({ receivedAtMs: Date.parse(iso) });
@@ -15,7 +15,7 @@ describe('mapAmplitude on the captured @amplitude/analytics-node request', () =>
 
   it('maps every event exactly', () => {
     const batch = mapAmplitude(body, ctx);
-    expect(batch.bodyKey).toBe('test_write_key');
+    expect(bodyKey(body, 'amplitude')).toBe('test_write_key');
     expect(mappedEvents(batch)).toEqual([
       {
         event_id: 'd90c75bd-ac17-5e1c-9295-beca42f36da7',

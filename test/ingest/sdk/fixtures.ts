@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import { type EnvelopeKind, outlineEnvelope } from '../../../src/ingest/sdk/envelope.js';
 import type { MappedEvent, SdkBatch } from '../../../src/ingest/sdk/types.js';
 
 /** One request a real SDK sent, as captured in test/fixtures/sdk/<sdk>.json. */
@@ -35,4 +36,9 @@ export function mappedEvents(batch: SdkBatch): MappedEvent[] {
   const refused = batch.messages.filter((m) => !m.ok);
   expect(refused).toEqual([]);
   return batch.messages.flatMap((m) => (m.ok ? [m.event] : []));
+}
+
+/** The key the service reads from this body (as JSON text) before parsing it. */
+export function bodyKey(body: unknown, kind: EnvelopeKind): string | undefined {
+  return outlineEnvelope(Buffer.from(JSON.stringify(body)), kind).key;
 }

@@ -3,7 +3,7 @@ import { LosslessNumber } from '../../../src/ingest/json-body.js';
 import { mapPosthog } from '../../../src/ingest/sdk/posthog.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
-import { loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
+import { bodyKey, loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
 
 const NODE_PROPS = {
   $lib: 'posthog-node',
@@ -20,7 +20,7 @@ describe('mapPosthog on the captured posthog-node /batch/ request', () => {
 
   it('maps every event exactly, keeping all properties as sent', () => {
     const batch = mapPosthog(body, ctx);
-    expect(batch.bodyKey).toBe('test_write_key');
+    expect(bodyKey(body, 'posthog')).toBe('test_write_key');
     expect(mappedEvents(batch)).toEqual([
       {
         event_id: '01890f2a-7b3c-7def-8abc-0123456789ab',
@@ -119,33 +119,36 @@ const jsEvent = (extra: Record<string, unknown> = {}) => ({
 describe('mapPosthog envelopes', () => {
   const ctx = at('2024-01-02T03:05:00Z');
 
-  it('maps a posthog-js array of events, the key from properties.token (kept there)', () => {
-    const batch = mapPosthog([jsEvent(), jsEvent({ uuid: 'e-2' })], ctx);
-    expect(batch.bodyKey).toBe('phc_key');
+  it('maps a posthog-js array of events, the key from properties.token (never stored)', () => {
+    const body = [jsEvent(), jsEvent({ uuid: 'e-2' })];
+    const batch = mapPosthog(body, ctx);
+    expect(bodyKey(body, 'posthog')).toBe('phc_key');
     expect(mappedEvents(batch)).toEqual([
       {
         event_id: '0192d5b3-6c4e-7d7f-9a1b-2c3d4e5f6a7b',
         occurred_at: '2024-01-02T03:04:05.678Z',
         user_id: 'd-1',
         event_type: '$pageview',
-        properties: { token: 'phc_key', distinct_id: 'd-1', $current_url: 'https://x.test/' },
+        properties: { distinct_id: 'd-1', $current_url: 'https://x.test/' },
       },
       expect.objectContaining({ event_id: expect.stringMatching(/^[0-9a-f-]{36}$/) }),
     ]);
   });
 
   it('maps a single event body, its api_key or token being the key', () => {
-    const single = mapPosthog({ ...jsEvent(), api_key: 'k1', distinct_id: 'top' }, ctx);
-    expect(single.bodyKey).toBe('k1');
-    expect(mappedEvents(single)).toMatchObject([{ user_id: 'top' }]);
-    expect(mapPosthog({ ...jsEvent(), properties: {}, token: 'k2' }, ctx).bodyKey).toBe('k2');
+    const body = { ...jsEvent(), api_key: 'k1', distinct_id: 'top' };
+    expect(bodyKey(body, 'posthog')).toBe('k1');
+    expect(mappedEvents(mapPosthog(body, ctx))).toMatchObject([{ user_id: 'top' }]);
+    expect(bodyKey({ ...jsEvent(), properties: {}, token: 'k2' }, 'posthog')).toBe('k2');
+    expect(bodyKey(jsEvent(), 'posthog')).toBe('phc_key');
   });
 
-  it('prefers the envelope key, else the first event that has one', () => {
-    const events = [jsEvent({ properties: { distinct_id: 'd' } }), jsEvent()];
-    expect(mapPosthog({ api_key: 'env', batch: events }, ctx).bodyKey).toBe('env');
-    expect(mapPosthog({ batch: events }, ctx).bodyKey).toBe('phc_key');
-    expect(mapPosthog({ batch: [] }, ctx).bodyKey).toBeUndefined();
+  it("prefers the envelope key, else the first event's (not looking further)", () => {
+    const events = [jsEvent(), jsEvent({ properties: { distinct_id: 'd' } })];
+    expect(bodyKey({ api_key: 'env', batch: events }, 'posthog')).toBe('env');
+    expect(bodyKey({ batch: events }, 'posthog')).toBe('phc_key');
+    expect(bodyKey({ batch: [...events].reverse() }, 'posthog')).toBeUndefined();
+    expect(bodyKey({ batch: [] }, 'posthog')).toBeUndefined();
   });
 
   it('copies $set / $set_once given beside properties, the ones inside winning', () => {

@@ -3,7 +3,7 @@ import { parseJsonExactly, toJsonText } from '../../../src/ingest/json-body.js';
 import { mapSegment } from '../../../src/ingest/sdk/segment.js';
 import { EnvelopeError } from '../../../src/ingest/sdk/types.js';
 import { validateEvent } from '../../../src/ingest/validate-event.js';
-import { loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
+import { bodyKey, loadCapture, mappedEvents, sentAtMs } from './fixtures.js';
 
 const SEGMENT_LIB = { $lib: '@segment/analytics-node', $lib_version: '3.1.0' };
 const RUDDER_LIB = { $lib: 'analytics-node', $lib_version: '3.0.13' };
@@ -24,7 +24,7 @@ describe('mapSegment on the captured @segment/analytics-node batch', () => {
 
   it('maps every message exactly', () => {
     const batch = mapSegment(body, ctx);
-    expect(batch.bodyKey).toBe('test_write_key');
+    expect(bodyKey(body, 'segment-batch')).toBe('test_write_key');
     expect(mappedEvents(batch)).toEqual([
       {
         // UUIDv5 ids here and below computed independently (Python's uuid.uuid5).
@@ -105,7 +105,8 @@ describe('mapSegment on the captured RudderStack batches (same protocol)', () =>
 
   it('maps the first request (one track event, flushed alone)', () => {
     const batch = mapSegment(first?.body, { receivedAtMs: sentAtMs(first?.body, 'sentAt') });
-    expect(batch.bodyKey).toBeUndefined(); // RudderStack sends its key in HTTP Basic only
+    // RudderStack sends its key in HTTP Basic only.
+    expect(bodyKey(first?.body, 'segment-batch')).toBeUndefined();
     expect(mappedEvents(batch)).toEqual([
       {
         event_id: '5fb83ebb-d5a7-53e3-b088-233c2f27a8ce',
@@ -226,7 +227,7 @@ describe('mapSegment single-message endpoints', () => {
       writeKey: 'wk',
     };
     const batch = mapSegment(body, at('2024-01-02T03:04:10Z'), 'track');
-    expect(batch.bodyKey).toBe('wk');
+    expect(bodyKey(body, 'segment-single')).toBe('wk');
     expect(mappedEvents(batch)).toEqual([
       {
         event_id: '23e7ccf9-bc36-5a2e-86f1-20f5774eaa2e',
@@ -286,7 +287,7 @@ describe('mapSegment on analytics.js (analytics-next) shapes', () => {
 
   it('maps a standard-mode message (the type from the path, the key from the message)', () => {
     const batch = mapSegment(message, ctx, 'page');
-    expect(batch.bodyKey).toBe('browser-key');
+    expect(bodyKey(message, 'segment-single')).toBe('browser-key');
     expect(mappedEvents(batch)).toEqual([expected]);
   });
 
@@ -294,7 +295,7 @@ describe('mapSegment on analytics.js (analytics-next) shapes', () => {
     const { sentAt: _, ...withoutSentAt } = message;
     const body = { writeKey: 'browser-key', batch: [withoutSentAt], sentAt: message.sentAt };
     const batch = mapSegment(body, ctx);
-    expect(batch.bodyKey).toBe('browser-key');
+    expect(bodyKey(body, 'segment-batch')).toBe('browser-key');
     expect(mappedEvents(batch)).toEqual([expected]);
   });
 });
@@ -467,10 +468,8 @@ describe('mapSegment malformed envelopes', () => {
   });
 
   it('maps an empty batch to no messages, and ignores a non-string writeKey', () => {
-    expect(mapSegment({ batch: [], writeKey: 5 }, ctx)).toEqual({
-      bodyKey: undefined,
-      messages: [],
-    });
+    expect(mapSegment({ batch: [], writeKey: 5 }, ctx)).toEqual({ messages: [] });
+    expect(bodyKey({ batch: [], writeKey: 5 }, 'segment-batch')).toBeUndefined();
   });
 });
 
