@@ -119,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       concurrency: config.groupCommitConcurrency,
     },
     rateLimit: { eventsPerSecond: config.rateLimitEventsPerSecond, burst: config.rateLimitBurst },
+    maxBatchEvents: config.maxBatchEvents,
   });
   await app.register(clientErrors, config);
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a
@@ -131,8 +132,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
   await app.register(healthRoutes);
-  await app.register(eventsRoutes, { maxBatchEvents: config.maxBatchEvents });
-  await app.register(sdkRoutes, { maxBatchEvents: config.maxBatchEvents });
+  await app.register(eventsRoutes);
+  await app.register(sdkRoutes);
   await app.register(statsRoutes, {
     rawReads: {
       concurrency: config.rawStatsConcurrency ?? 1,

@@ -179,6 +179,7 @@ async function run(args: ImportArgs): Promise<number> {
 
   try {
     let projectId = 0;
+    let retentionDays: number | undefined;
     if (!args.dryRun) {
       database = await openDatabase(loadConfig(), pino({ level: 'warn' }));
       await migrateToLatest(database.db);
@@ -189,6 +190,7 @@ async function run(args: ImportArgs): Promise<number> {
         );
       }
       projectId = project.id;
+      retentionDays = project.rawRetentionDays;
     }
     if (args.rejectsPath) {
       rejects = createWriteStream(args.rejectsPath);
@@ -220,6 +222,7 @@ async function run(args: ImportArgs): Promise<number> {
       source,
       pool: database?.pool,
       projectId,
+      retentionDays,
       batchSize: args.batchSize,
       inFlight: args.inFlight,
       signal: interrupt.signal,

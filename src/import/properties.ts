@@ -1,7 +1,6 @@
-import { MAX_PROPERTIES_BYTES } from '../schemas/events.js';
+import { MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, RULES, textProblem } from '../ingest/rules.js';
 
-/** Deeper JSON is refused: PostgreSQL's jsonb parser and our own walk recurse per level. */
-export const MAX_PROPERTIES_DEPTH = 64;
+// Deeper JSON is refused: PostgreSQL's jsonb parser and our own walk recurse per level.
 
 // PostgreSQL numeric (which jsonb stores numbers as) holds up to 131072 digits before the
 // point and 16383 after it; a number beyond either fails the whole batch's transaction.
@@ -18,7 +17,6 @@ const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+)
 // A number can only break PostgreSQL's limits with an exponent of 4+ digits or a run of
 // thousands of digits; rows without either skip the exact scan.
 const MAYBE_OUT_OF_RANGE = /[eE][+-]?\d{4}|\d{15000}/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The first number PostgreSQL's numeric cannot hold, if any (its limits, numeric.c). */
 function numberOutOfRange(json: string): string | undefined {
@@ -45,14 +43,9 @@ function numberOutOfRange(json: string): string | undefined {
 
 /** Why a parsed value cannot be stored as jsonb (NUL, lone surrogate, depth), if it cannot. */
 function unstorable(value: unknown, depth: number): string | undefined {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) return 'must not contain NUL characters (\\u0000)';
-    if (LONE_SURROGATE.test(value)) return 'must not contain a lone UTF-16 surrogate (\\ud800)';
-    return undefined;
-  }
+  if (typeof value === 'string') return textProblem(value);
   if (typeof value !== 'object' || value === null) return undefined;
-  if (depth > MAX_PROPERTIES_DEPTH)
-    return `must not nest deeper than ${MAX_PROPERTIES_DEPTH} levels`;
+  if (depth > MAX_PROPERTIES_DEPTH) return RULES.tooDeep;
   const entries = Array.isArray(value) ? value : Object.entries(value).flat();
   for (const item of entries) {
     const reason = unstorable(item, depth + 1);
@@ -87,16 +80,13 @@ export function checkProperties(text: string): PropertiesCheck {
     value = JSON.parse(trimmed);
   } catch (error) {
     // V8 gives up on very deep nesting with a RangeError: that is JSON we will not store.
-    if (!(error instanceof SyntaxError))
-      return { ok: false, message: `must not nest deeper than ${MAX_PROPERTIES_DEPTH} levels` };
-    if (text.includes('\u0000'))
-      return { ok: false, message: 'must not contain NUL characters (\\u0000)' };
+    if (!(error instanceof SyntaxError)) return { ok: false, message: RULES.tooDeep };
+    if (text.includes('\u0000')) return { ok: false, message: RULES.nul };
     return { ok: true, json: JSON.stringify({ _raw: text }) };
   }
   const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
   const json = isObject ? trimmed : `{"_value":${trimmed}}`;
-  if (Buffer.byteLength(json) > MAX_PROPERTIES_BYTES)
-    return { ok: false, message: `must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON` };
+  if (Buffer.byteLength(json) > MAX_PROPERTIES_BYTES) return { ok: false, message: RULES.tooLarge };
   // NUL and lone surrogates can only come from \u escapes (the file is decoded from UTF-8),
   // and depth needs brackets: most rows have neither and skip the walk.
   if (trimmed.includes('\\u') || countNesting(trimmed) > MAX_PROPERTIES_DEPTH) {

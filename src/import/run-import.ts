@@ -34,6 +34,8 @@ export interface ImportOptions {
   pool: pg.Pool | undefined;
   /** The project the events go to (its id). */
   projectId: number;
+  /** Its raw retention: rows older than the horizon are rejected (outside_retention). */
+  retentionDays?: number | undefined;
   batchSize: number;
   /** Batches written at once, each on its own connection. */
   inFlight: number;
@@ -91,7 +93,7 @@ export async function runImport(options: ImportOptions): Promise<ImportOutcome> 
       if (signal?.aborted || writers?.failed) break;
       parsed++;
       batchRead++;
-      const result = rowToEvent(row, nowMs);
+      const result = rowToEvent(row, nowMs, options.retentionDays);
       if (result.ok) batch.push(result.event);
       else {
         batchInvalid++;

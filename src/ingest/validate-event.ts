@@ -1,11 +1,17 @@
+import { EventInput } from '../schemas/events.js';
+import { LosslessNumber, toJsonText } from './json-body.js';
 import {
-  EventInput,
+  checkText as checkTextRule,
+  isPlainObject,
+  isUuid,
   MAX_EVENT_TYPE_CHARS,
   MAX_FUTURE_MS,
   MAX_PROPERTIES_BYTES,
+  MAX_PROPERTIES_DEPTH,
   MAX_USER_ID_CHARS,
-} from '../schemas/events.js';
-import { LosslessNumber, toJsonText } from './json-body.js';
+  RULES,
+  textProblem,
+} from './rules.js';
 import { parseTimestamp } from './timestamp.js';
 
 /** An event that passed every rule, normalised for storage. */
@@ -26,39 +32,13 @@ export interface FieldError {
 
 export type Validation = { ok: true; event: ValidEvent } | { ok: false; errors: FieldError[] };
 
-/** Deepest nesting of objects/arrays in `properties` (the object itself is level 1). */
-export const MAX_PROPERTIES_DEPTH = 64;
 /** Unknown fields of one event listed by name; the rest are counted in one more detail. */
 export const MAX_UNKNOWN_FIELDS_LISTED = 5;
 /** A field name echoed back in an error is cut to this many characters. */
 const MAX_ECHOED_NAME_CHARS = 64;
 
-declare global {
-  interface String {
-    /** ES2024; Node >= 20. False when the string holds a lone UTF-16 surrogate. */
-    isWellFormed(): boolean;
-  }
-}
-
-const LONE_SURROGATE = 'must not contain a lone UTF-16 surrogate';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KNOWN_FIELDS = new Set(Object.keys(EventInput.properties));
 const UNKNOWN_FIELD = `is not a known field (expected ${[...KNOWN_FIELDS].join(', ')})`;
-
-/** A JSON object (not an array, and not a LosslessNumber holding an exact number). */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-function charLength(text: string): number {
-  // PostgreSQL counts characters (code points), not UTF-16 units.
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
 
 function checkText(
   errors: FieldError[],
@@ -66,34 +46,10 @@ function checkText(
   value: unknown,
   maxChars: number,
 ): string | undefined {
-  if (value === undefined || value === null) {
-    errors.push({ field, message: 'is required' });
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    errors.push({ field, message: 'must be a string' });
-    return undefined;
-  }
-  const trimmed = value.trim();
-  if (trimmed === '') {
-    errors.push({ field, message: 'must not be empty or blank' });
-    return undefined;
-  }
-  if (charLength(trimmed) > maxChars) {
-    errors.push({ field, message: `must be at most ${maxChars} characters` });
-    return undefined;
-  }
-  if (trimmed.includes('\u0000')) {
-    errors.push({ field, message: 'must not contain NUL characters' });
-    return undefined;
-  }
-  // JSON escapes can spell a lone surrogate (\ud800); PostgreSQL would store U+FFFD, so
-  // distinct ids would collapse into one.
-  if (!trimmed.isWellFormed()) {
-    errors.push({ field, message: LONE_SURROGATE });
-    return undefined;
-  }
-  return trimmed;
+  const checked = checkTextRule(value, maxChars);
+  if (checked.ok) return checked.text;
+  errors.push({ field, message: checked.message });
+  return undefined;
 }
 
 function echoedName(name: string): string {
@@ -134,16 +90,14 @@ function propertiesProblem(root: Record<string, unknown>): {
 } {
   let exactNumbers = false;
   const stack: Frame[] = [{ value: root, depth: 1, key: undefined, parent: undefined }];
-  const textProblem = (text: string, at: Frame) => {
-    if (text.includes('\u0000'))
-      return `must not contain NUL characters (\\u0000) (at ${pathText(at)})`;
-    if (!text.isWellFormed()) return `${LONE_SURROGATE} (at ${pathText(at)})`;
-    return undefined;
+  const problemAt = (text: string, at: Frame) => {
+    const problem = textProblem(text);
+    return problem && `${problem} (at ${pathText(at)})`;
   };
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { value, depth } = frame;
     if (typeof value === 'string') {
-      const problem = textProblem(value, frame);
+      const problem = problemAt(value, frame);
       if (problem) return { problem, exactNumbers };
       continue;
     }
@@ -153,10 +107,7 @@ function propertiesProblem(root: Record<string, unknown>): {
       continue;
     }
     if (depth > MAX_PROPERTIES_DEPTH) {
-      return {
-        problem: `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`,
-        exactNumbers,
-      };
+      return { problem: RULES.tooDeep, exactNumbers };
     }
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
@@ -173,7 +124,7 @@ function propertiesProblem(root: Record<string, unknown>): {
         key,
         parent: frame,
       };
-      const problem = textProblem(key, child);
+      const problem = problemAt(key, child);
       if (problem) return { problem, exactNumbers };
       stack.push(child);
     }
@@ -188,7 +139,7 @@ function propertiesProblem(root: Record<string, unknown>): {
 function checkProperties(errors: FieldError[], value: unknown): string | undefined {
   if (value === undefined || value === null) return '{}';
   if (!isPlainObject(value)) {
-    errors.push({ field: 'properties', message: 'must be a JSON object (or null)' });
+    errors.push({ field: 'properties', message: RULES.object });
     return undefined;
   }
   const { problem, exactNumbers } = propertiesProblem(value);
@@ -199,10 +150,7 @@ function checkProperties(errors: FieldError[], value: unknown): string | undefin
   // The exact (slower) writer only where the parser kept a number as its text.
   const json = exactNumbers ? toJsonText(value) : JSON.stringify(value);
   if (Buffer.byteLength(json) > MAX_PROPERTIES_BYTES) {
-    errors.push({
-      field: 'properties',
-      message: `must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`,
-    });
+    errors.push({ field: 'properties', message: RULES.tooLarge });
     return undefined;
   }
   return json;
@@ -238,25 +186,21 @@ export function validateEvent(input: unknown, nowMs: number): Validation {
   let eventId: string | undefined;
   const rawId = input.event_id;
   if (rawId === undefined || rawId === null)
-    errors.push({ field: 'event_id', message: 'is required' });
-  else if (typeof rawId !== 'string' || !UUID.test(rawId.trim())) {
-    errors.push({
-      field: 'event_id',
-      message: 'must be a UUID such as 6d1d4fae-7dec-11d0-a765-00a0c91e6bf6',
-    });
+    errors.push({ field: 'event_id', message: RULES.required });
+  else if (typeof rawId !== 'string' || !isUuid(rawId.trim())) {
+    errors.push({ field: 'event_id', message: RULES.uuid });
   } else eventId = rawId.trim().toLowerCase();
 
   let occurredAt: string | undefined;
   const rawAt = input.occurred_at;
   if (rawAt === undefined || rawAt === null)
-    errors.push({ field: 'occurred_at', message: 'is required' });
-  else if (typeof rawAt !== 'string')
-    errors.push({ field: 'occurred_at', message: 'must be a string' });
+    errors.push({ field: 'occurred_at', message: RULES.required });
+  else if (typeof rawAt !== 'string') errors.push({ field: 'occurred_at', message: RULES.string });
   else {
     const parsed = parseTimestamp(rawAt);
     if (typeof parsed === 'string') errors.push({ field: 'occurred_at', message: parsed });
     else if (parsed.epochMs > nowMs + MAX_FUTURE_MS) {
-      errors.push({ field: 'occurred_at', message: 'is more than 24 hours in the future' });
+      errors.push({ field: 'occurred_at', message: RULES.future });
     } else occurredAt = parsed.iso;
   }
 

@@ -9,6 +9,8 @@ export interface IngestMetrics {
   accepted: Counter;
   skipped: Counter;
   rejected: Counter<'source' | 'reason'>;
+  /** Time in each named step of the ingest pipeline (src/ingest/pipeline.ts). */
+  steps: Histogram<'step'>;
 }
 
 export interface HttpSample {
@@ -103,6 +105,13 @@ export default fp(
         name: 'events_ingest_rejected_total',
         help: 'Events refused or skipped as invalid, by source (events, segment, posthog, amplitude) and reason',
         labelNames: ['source', 'reason'] as const,
+        registers: [registry],
+      }),
+      steps: new Histogram({
+        name: 'ingest_step_duration_seconds',
+        help: 'Time in each step of the ingest pipeline (project, admit, adapt, validate, write)',
+        labelNames: ['step'] as const,
+        buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers: [registry],
       }),
     };

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, validationError } from '../errors.js';
-import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
+import { eventsAdapter } from '../ingest/steps/adapt.js';
+import { MAX_ERROR_DETAILS } from '../ingest/steps/validate.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import { IngestBatch, IngestResult } from '../schemas/events.js';
 
-const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
+const eventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/events',
     {
@@ -32,48 +32,20 @@ const eventsRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = asyn
           503: ErrorResponse,
         },
       },
-      // The body is checked by validateEvent() (shared with the SDK endpoints and the CSV
-      // importer), which reports every invalid event by index; the schema above documents
-      // the same rules.
+      // The body is checked by the ingest pipeline's rules (shared with the SDK endpoints and
+      // the CSV importer), which report every invalid event by index; the schema above
+      // documents the same rules.
       validatorCompiler: () => () => true,
     },
     async (request, reply) => {
-      const project = await app.projects.forRequest(request);
-      const body: unknown = request.body;
-      if (!Array.isArray(body)) {
-        throw validationError('the body must be a JSON array of events', [
-          { field: 'body', message: 'must be an array' },
-        ]);
-      }
-      if (body.length === 0) {
-        throw validationError('the batch is empty', [
-          { field: 'body', message: 'must hold at least 1 event' },
-        ]);
-      }
-      if (body.length > opts.maxBatchEvents) {
-        app.ingest.reject('events', 'batch_too_large', body.length);
-        throw new ApiError(
-          413,
-          'payload_too_large',
-          `the batch has ${body.length} events; the limit is ${opts.maxBatchEvents} (MAX_BATCH_EVENTS)`,
-        );
-      }
-      app.ingest.admit(request, body.length);
-
-      const { valid, invalid, details, truncated } = validateBatch(body, Date.now(), {
-        stopAtCap: true,
+      const { accepted, skipped } = await app.ingest.pipeline.run(request, {
+        source: 'events',
+        adapter: eventsAdapter,
+        body: request.body,
+        receivedAtMs: Date.now() - reply.elapsedTime,
+        invalid: 'batch',
       });
-      if (invalid.length > 0) {
-        app.ingest.reject('events', 'invalid_batch', body.length);
-        const counted = truncated ? `at least ${invalid.length}` : String(invalid.length);
-        const listed = truncated ? ` (the first ${MAX_ERROR_DETAILS} problems are listed)` : '';
-        throw validationError(
-          `${counted} of ${body.length} events are invalid${listed}; nothing was stored`,
-          details,
-        );
-      }
-
-      return reply.status(202).send(await app.ingest.write(project.id, 'events', valid));
+      return reply.status(202).send({ accepted, skipped });
     },
   );
 };

@@ -1,22 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
-import { mapAmplitude } from '../ingest/sdk/amplitude.js';
+import { amplitudeAdapter, posthogAdapter, segmentAdapter } from '../ingest/sdk/adapters.js';
 import {
   type EnvelopeKind,
   type EnvelopeOutline,
   outlineEnvelope,
   parseEnvelope,
 } from '../ingest/sdk/envelope.js';
-import { mapPosthog } from '../ingest/sdk/posthog.js';
-import { mapSegment, SEGMENT_TYPES } from '../ingest/sdk/segment.js';
-import { EnvelopeError, type SdkBatch } from '../ingest/sdk/types.js';
-import { MAX_ERROR_DETAILS, validateBatch } from '../ingest/validate-batch.js';
-import type { WriteResult } from '../ingest/write-events.js';
+import { SEGMENT_TYPES } from '../ingest/sdk/segment.js';
+import type { IngestSource } from '../ingest/sources.js';
+import type { Adapter } from '../ingest/steps/adapt.js';
 import { checkCharset, decodeJsonText, parseJsonText } from '../plugins/body-parser.js';
 import { errorHandler } from '../plugins/errors.js';
-import type { IngestSource } from '../plugins/ingest.js';
+import type { Project } from '../projects/repository.js';
 import { ErrorResponse } from '../schemas/errors.js';
 import {
   AmplitudeBody,
@@ -47,42 +45,6 @@ const errorResponses = {
 };
 
 /**
- * Labels of skipped events in /metrics: our field at fault, from a closed set. The adapters
- * name the SDK's field (a track without `event`, a bad `timestamp`), our validator ours (a
- * blank event type, a time too far ahead): both count under our field, so one problem has
- * one label whichever check found it.
- */
-const REASONS: Record<string, string> = {
-  event_id: 'event_id',
-  messageId: 'event_id',
-  uuid: 'event_id',
-  insert_id: 'event_id',
-  occurred_at: 'occurred_at',
-  timestamp: 'occurred_at',
-  originalTimestamp: 'occurred_at',
-  sentAt: 'occurred_at',
-  time: 'occurred_at',
-  offset: 'occurred_at',
-  user_id: 'user_id',
-  userId: 'user_id',
-  anonymousId: 'user_id',
-  distinct_id: 'user_id',
-  'properties.distinct_id': 'user_id',
-  device_id: 'user_id',
-  event_type: 'event_type',
-  event: 'event_type',
-  type: 'event_type',
-  properties: 'properties',
-  traits: 'properties',
-  event_properties: 'properties',
-};
-
-interface SdkWrite extends WriteResult {
-  /** Messages that were valid: stored now or before. */
-  valid: number;
-}
-
-/**
  * Budgets of an SDK body's JSON, checked from its outline before it is parsed: what
  * JSON.parse costs grows with the values it builds (~1 µs per empty object, so 10 MB of
  * `{},` took 3.4 s and 750 MB), so these bound the parse of one request to ~100 ms
@@ -90,70 +52,6 @@ interface SdkWrite extends WriteResult {
  */
 export const MAX_BODY_CONTAINERS = 200_000;
 export const MAX_BODY_SEPARATORS = 1_000_000;
-
-/**
- * The shared part of every SDK endpoint once the body is admitted (admitBody: key, batch
- * limit, rate limit): our validation of each mapped message; valid events are stored
- * through the same write path as POST /events, invalid ones are skipped (counted and
- * logged) so that one bad message does not cost the client the batch (these SDKs drop a
- * batch answered with 400).
- */
-async function ingestSdkBatch(
-  app: FastifyInstance,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  source: IngestSource,
-  map: (receivedAtMs: number) => SdkBatch,
-): Promise<SdkWrite> {
-  const receivedAtMs = Date.now() - reply.elapsedTime;
-  let batch: SdkBatch;
-  try {
-    batch = map(receivedAtMs);
-  } catch (error) {
-    if (!(error instanceof EnvelopeError)) throw error;
-    throw new ApiError(
-      400,
-      'bad_request',
-      `the request is not a ${source} batch: ${error.field || 'body'} ${error.message}`,
-      [{ field: error.field || 'body', message: error.message }],
-    );
-  }
-  const project = await app.projects.forRequest(request);
-  const messages = batch.messages;
-
-  // Mapping problems (the SDK's fields) and our validation's (the same validateBatch as
-  // POST /events, without its stop: here invalid messages are skipped, not the batch).
-  const mapped = messages.flatMap((m) => (m.ok ? [m] : []));
-  const { valid, invalid } = validateBatch(
-    mapped.map((m) => m.event),
-    receivedAtMs,
-    { stopAtCap: false },
-  );
-  const skipped = [
-    ...messages.flatMap((m) =>
-      m.ok ? [] : [{ index: m.index, field: m.field, message: m.message }],
-    ),
-    ...invalid.map(({ index, errors }) => ({
-      index: mapped[index]?.index ?? index,
-      field: errors[0]?.field ?? '',
-      message: errors.map((e) => `${e.field} ${e.message}`).join('; '),
-    })),
-  ].sort((a, b) => a.index - b.index);
-  if (skipped.length > 0) {
-    for (const s of skipped) app.ingest.reject(source, REASONS[s.field] ?? 'other', 1);
-    request.log.warn(
-      {
-        logger: 'ingest',
-        source,
-        skipped: skipped.length,
-        events: skipped.slice(0, MAX_ERROR_DETAILS),
-      },
-      `skipped ${skipped.length} invalid of ${messages.length} ${source} messages`,
-    );
-  }
-  const result = await app.ingest.write(project.id, source, valid);
-  return { ...result, valid: valid.length };
-}
 
 /**
  * Amplitude retries a refused batch (up to flushMaxRetries) unless the body names a
@@ -169,38 +67,52 @@ function amplitudeDrop(
   return { missing_field: body.details?.[0]?.field ?? 'body' };
 }
 
-const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (app, opts) => {
-  const admitted = new WeakSet<FastifyRequest>();
+const sdkRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { pipeline } = app.ingest;
+  /** The project of each request admitted (steps 1-2 of the pipeline ran in its parser). */
+  const admitted = new WeakMap<FastifyRequest, Project>();
+
+  /**
+   * Stores an admitted SDK request's messages through the pipeline (steps 3-5): invalid
+   * messages are skipped (counted and logged) so that one bad message does not cost the
+   * client the batch (these SDKs drop a batch answered with 400).
+   */
+  const ingest = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    source: IngestSource,
+    adapter: Adapter,
+  ) =>
+    pipeline.run(request, {
+      source,
+      adapter,
+      body: request.body,
+      receivedAtMs: Date.now() - reply.elapsedTime,
+      invalid: 'message',
+      admitted: admitted.get(request),
+    });
 
   /**
    * Everything a request must pass before its body is parsed, from the body's outline
    * (one pass over its text, src/ingest/sdk/envelope.ts): the key (a header key was
-   * checked before the body was read; else the one in the body), the batch limit (413),
-   * the JSON budgets (413) and the rate limit (429). A request refused here costs no parse
-   * and no work per message, whatever its size.
+   * checked before the body was read; else the one in the body), then the pipeline's
+   * steps 1-2 (the project, the batch limit (413) and the rate limit (429)), and the JSON
+   * budgets (413). A request refused here costs no parse and no work per message,
+   * whatever its size.
    */
   async function admitBody(request: FastifyRequest, body: Uint8Array): Promise<EnvelopeOutline> {
     const kind = request.routeOptions.config.sdkEnvelope ?? 'posthog';
     const outline = outlineEnvelope(body, kind);
     await app.auth.requireBodyKey(request, outline.key, body.length);
-    if (outline.count > opts.maxBatchEvents) {
-      app.ingest.reject(outline.family, 'batch_too_large', outline.count);
-      throw new ApiError(
-        413,
-        'payload_too_large',
-        `the batch has ${outline.count} messages; the limit is ${opts.maxBatchEvents} (MAX_BATCH_EVENTS)`,
-      );
-    }
+    admitted.set(request, await pipeline.admit(request, outline.family, outline.count));
     if (outline.containers > MAX_BODY_CONTAINERS || outline.separators > MAX_BODY_SEPARATORS) {
-      app.ingest.reject(outline.family, 'batch_too_large', outline.count);
+      pipeline.reject(outline.family, 'batch_too_large', outline.count);
       throw new ApiError(
         413,
         'payload_too_large',
         `the body holds more than ${MAX_BODY_CONTAINERS} JSON objects and arrays or ${MAX_BODY_SEPARATORS} values: send smaller batches`,
       );
     }
-    app.ingest.admit(request, outline.count);
-    admitted.add(request);
     return outline;
   }
 
@@ -270,24 +182,18 @@ const sdkRoutes: FastifyPluginAsyncTypebox<{ maxBatchEvents: number }> = async (
         },
       },
       async (request, reply) => {
-        await ingestSdkBatch(app, request, reply, 'segment', (receivedAtMs) =>
-          mapSegment(request.body, { receivedAtMs }, impliedType),
-        );
+        await ingest(request, reply, 'segment', segmentAdapter(impliedType));
         return {};
       },
     );
   }
 
   const posthog = async (request: FastifyRequest, reply: FastifyReply) => {
-    await ingestSdkBatch(app, request, reply, 'posthog', (receivedAtMs) =>
-      mapPosthog(request.body, { receivedAtMs }),
-    );
+    await ingest(request, reply, 'posthog', posthogAdapter);
     return { status: 1 as const };
   };
   const amplitude = async (request: FastifyRequest, reply: FastifyReply) => {
-    const result = await ingestSdkBatch(app, request, reply, 'amplitude', (receivedAtMs) =>
-      mapAmplitude(request.body, { receivedAtMs }),
-    );
+    const result = await ingest(request, reply, 'amplitude', amplitudeAdapter);
     return {
       code: 200,
       // What this request stored (duplicates of stored events are not counted), as

@@ -5,6 +5,13 @@ export const ErrorDetail = Type.Object(
     index: Type.Optional(Type.Integer({ description: 'Position of the event in the batch' })),
     field: Type.String({ description: 'Offending field (or query parameter)' }),
     message: Type.String(),
+    code: Type.Optional(
+      Type.String({
+        description:
+          'A reason with its own code: `outside_retention` for an event older than its project’s raw retention horizon',
+        examples: ['outside_retention'],
+      }),
+    ),
   },
   {},
 );

@@ -1,9 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 
-export const MAX_USER_ID_CHARS = 256;
-export const MAX_EVENT_TYPE_CHARS = 128;
-export const MAX_PROPERTIES_BYTES = 32 * 1024;
-export const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
+import { MAX_EVENT_TYPE_CHARS, MAX_USER_ID_CHARS } from '../ingest/rules.js';
 
 /**
  * One event as clients send it. This schema drives the OpenAPI document and the

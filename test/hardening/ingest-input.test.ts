@@ -1,10 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  MAX_PROPERTIES_DEPTH,
-  MAX_UNKNOWN_FIELDS_LISTED,
-  validateEvent,
-} from '../../src/ingest/validate-event.js';
+import { MAX_PROPERTIES_DEPTH, RULES } from '../../src/ingest/rules.js';
+import { MAX_UNKNOWN_FIELDS_LISTED, validateEvent } from '../../src/ingest/validate-event.js';
 import { buildTestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { event } from '../helpers/events.js';
@@ -125,7 +122,7 @@ describe('nesting depth of properties (item 4)', () => {
       {
         index: 0,
         field: 'properties',
-        message: `must not be nested more than ${MAX_PROPERTIES_DEPTH} levels deep`,
+        message: RULES.tooDeep,
       },
     ]);
     expect(await storedCount()).toBe(1);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkProperties, MAX_PROPERTIES_DEPTH } from '../../src/import/properties.js';
+import { checkProperties } from '../../src/import/properties.js';
+import { MAX_PROPERTIES_DEPTH, RULES } from '../../src/ingest/rules.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 let database: TestDatabase;
@@ -110,7 +111,7 @@ describe('checkProperties', () => {
     expect(checkProperties(deep(MAX_PROPERTIES_DEPTH)).ok).toBe(true);
     expect(checkProperties(deep(MAX_PROPERTIES_DEPTH + 1))).toEqual({
       ok: false,
-      message: `must not nest deeper than ${MAX_PROPERTIES_DEPTH} levels`,
+      message: RULES.tooDeep,
     });
     expect(checkProperties(deep(100_000)).ok).toBe(false);
     expect(checkProperties(`{"a":"${'x'.repeat(40_000)}"}`)).toMatchObject({

@@ -1,10 +1,10 @@
+import { isPlainObject } from '../rules.js';
 import {
   addLibrary,
   addMissing,
   deriveEventId,
   envelopeSentAt,
   eventTimeFromEpochMs,
-  isPlainObject,
   libraryFromSlashed,
   MessageProblem,
   mapMessages,

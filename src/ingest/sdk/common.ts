@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidV5 } from 'uuid';
 import { LosslessNumber } from '../json-body.js';
+import { isPlainObject, isUuid, RULES } from '../rules.js';
 import { parseTimestamp } from '../timestamp.js';
 import {
   type AdapterContext,
@@ -15,13 +16,6 @@ import {
  * Helpers every SDK adapter shares: derived event ids, event times with clock-skew
  * correction, `$lib`, and the per-message error plumbing.
  */
-
-/** A JSON object as the body parsers build them (not an array, not a LosslessNumber). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /**
  * A JSON number: a number, or (in a body holding numbers a double cannot keep) a
@@ -90,11 +84,9 @@ export function idText(value: unknown, field: string): string | undefined {
   // A 64-bit numeric id keeps all its digits: rounding it to a double would merge users.
   const number = jsonNumber(value);
   if (number !== undefined && Number.isFinite(number.number)) return number.text;
-  if (typeof value !== 'string') throw new MessageProblem(field, 'must be a string');
+  if (typeof value !== 'string') throw new MessageProblem(field, RULES.string);
   const trimmed = value.trim();
-  if (!trimmed.isWellFormed()) {
-    throw new MessageProblem(field, 'must not contain a lone UTF-16 surrogate');
-  }
+  if (!trimmed.isWellFormed()) throw new MessageProblem(field, RULES.loneSurrogate);
   return trimmed === '' ? undefined : trimmed;
 }
 
@@ -108,9 +100,6 @@ export function userIdFrom(message: Record<string, unknown>, fields: readonly st
   const alternatives = rest.length > 0 ? ` (or ${rest.join(', ')})` : '';
   throw new MessageProblem(first, `is required${alternatives}`);
 }
-
-// Same shape as validateEvent() accepts: any version, any variant.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Root namespace of derived event ids. Fixed forever: changing it would give every retried
@@ -133,7 +122,7 @@ const FAMILY_NAMESPACES: Record<SdkFamily, string> = {
 export function deriveEventId(family: SdkFamily, value: unknown, field: string): string {
   const id = idText(value, field);
   if (id === undefined) return randomUUID();
-  if (UUID.test(id)) return id.toLowerCase();
+  if (isUuid(id)) return id.toLowerCase();
   return uuidV5(id, FAMILY_NAMESPACES[family]);
 }
 
@@ -275,7 +264,7 @@ export function libraryFromSlashed(text: unknown): Library | undefined {
  */
 export function propertiesFrom(value: unknown, field: string): Record<string, unknown> {
   if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) throw new MessageProblem(field, 'must be a JSON object (or null)');
+  if (!isPlainObject(value)) throw new MessageProblem(field, RULES.object);
   return { ...value };
 }
 

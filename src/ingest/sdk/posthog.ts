@@ -1,3 +1,4 @@
+import { isPlainObject } from '../rules.js';
 import {
   addMissing,
   deriveEventId,
@@ -5,7 +6,6 @@ import {
   eventTime,
   eventTimeFromEpochMs,
   idText,
-  isPlainObject,
   jsonNumber,
   MessageProblem,
   mapMessages,
