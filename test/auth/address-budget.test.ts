@@ -41,7 +41,6 @@ describe('AddressBudget', () => {
     limiter.reserve('192.0.2.1');
     expect(() => limiter.reserve('192.0.2.1')).toThrow();
   });
-});
 
   it('charges what is only known afterwards, below zero, and refuses until it is paid back', () => {
     let now = 0;
