@@ -1,11 +1,5 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_REFRESH_S,
-  MAX_REFRESH_S,
-  MIN_REFRESH_S,
-  refreshMs,
-} from '../../web/src/refresh.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { browserTestsEnabled, launchChromium } from '../web/browser.js';
 import { startServer, type TestServer } from '../web/server.js';

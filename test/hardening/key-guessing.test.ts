@@ -47,6 +47,9 @@ describe('guessing keys (finding 6)', () => {
     // A valid key used before the guessing is cached: it keeps working throughout.
     expect((await stats(keys.reader as string, '192.0.2.10')).statusCode).toBe(200);
     const before = lookups();
+    const started = Date.now();
+    // 60 at once, then one a second as the budget refills.
+    const allowed = () => 61 + Math.ceil((Date.now() - started) / 1000);
     const statuses: number[] = [];
     for (let i = 0; i < 300; i++) {
       const res = await stats(guess(), '192.0.2.10');
@@ -57,13 +60,15 @@ describe('guessing keys (finding 6)', () => {
       }
     }
     // Before: 300 queries, 300 answers 401.
-    expect(lookups() - before).toBeLessThanOrEqual(61);
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(61);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(239);
+    expect(lookups() - before).toBeLessThanOrEqual(allowed());
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(allowed());
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(300 - allowed());
     // Concurrent guesses cannot overdraw the address's look-ups either.
     const burst = await Promise.all(Array.from({ length: 50 }, () => stats(guess(), '192.0.2.10')));
-    expect(burst.every((r) => r.statusCode === 429)).toBe(true);
-    expect(lookups() - before).toBeLessThanOrEqual(61);
+    expect(burst.filter((r) => r.statusCode !== 429).length).toBeLessThanOrEqual(
+      allowed() - (lookups() - before) + 2,
+    );
+    expect(lookups() - before).toBeLessThanOrEqual(allowed());
 
     expect((await stats(keys.reader as string, '192.0.2.10')).statusCode).toBe(200);
     // Another address is not held back: its first look-up of a valid key works.
@@ -80,11 +85,13 @@ describe('guessing keys (finding 6)', () => {
 
   it('counts an IPv6 client by its /64, so fresh addresses do not buy fresh guesses', async () => {
     const statuses: number[] = [];
+    const started = Date.now();
     for (let i = 0; i < 100; i++) {
       const res = await stats(guess(), `2001:db8:aa:bb::${(i + 1).toString(16)}`);
       statuses.push(res.statusCode);
     }
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(61);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(39);
+    const allowed = 61 + Math.ceil((Date.now() - started) / 1000);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(allowed);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(100 - allowed);
   });
 });
