@@ -103,7 +103,7 @@ describe('lone UTF-16 surrogates (item 2 and 3)', () => {
       errors: [
         {
           field: 'properties',
-          message: 'must not contain a lone UTF-16 surrogate (at properties.a.list[1])',
+          message: 'must not contain a lone UTF-16 surrogate (\\ud800) (at properties.a.list[1])',
         },
       ],
     });

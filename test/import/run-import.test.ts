@@ -89,8 +89,7 @@ describe('runImport', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query(
-        `INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type)
-         VALUES (1, 1, $1, now(), 'z', 'z')`,
+        `INSERT INTO event_ids (project_id, source, event_id, occurred_at) VALUES (1, 1, $1, now())`,
         [x],
       );
       const release = new Promise((resolve) => setTimeout(resolve, 700)).then(() =>

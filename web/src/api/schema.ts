@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Health check
-         * @description Runs a query; 503 when the database does not answer within 2 s.
+         * @description Runs a query on a connection of its own (never behind other queries); 503 when the database does not answer within 2 s.
          */
         get: operations["getHealth"];
         put?: never;
@@ -881,7 +881,7 @@ export interface components {
             /** @example 200 */
             code: number;
             /**
-             * @description Valid events (new or already stored)
+             * @description Events this request stored (new ones; duplicates of stored events are not counted)
              * @example 1
              */
             events_ingested: number;
@@ -919,6 +919,11 @@ export interface components {
             /** @description Offending field (or query parameter) */
             field: string;
             message: string;
+            /**
+             * @description A reason with its own code: `outside_retention` for an event older than its project’s raw retention horizon
+             * @example outside_retention
+             */
+            code?: string;
         };
         /** @description Error */
         ErrorResponse: {
