@@ -200,6 +200,9 @@ export async function deleteProject(db: Kysely<Database>, slug: string): Promise
     await sql`SELECT analytics.lock_project_exclusive(${project.id}::int)`.execute(trx);
     let summaryRows = 0;
     for (const table of SUMMARY_TABLES) summaryRows += await deleteRows(trx, table, project.id);
+    // The dedup rows go with the events; a week expired for the project is forgotten too.
+    await deleteRows(trx, 'event_ids', project.id);
+    await deleteRows(trx, 'expired_partitions', project.id);
     const result: DeletedProject = {
       slug,
       events: await deleteRows(trx, 'events', project.id),

@@ -297,7 +297,14 @@ describe('the admin API', () => {
     const deleted = res.json();
     expect(deleted).toMatchObject({ slug: 'web', events: 3, users: 3, event_types: 2, keys: 4 });
     expect(deleted.summary_rows).toBeGreaterThan(0);
-    for (const table of ['events', 'users', 'event_types', 'user_days', 'type_day_counts']) {
+    for (const table of [
+      'events',
+      'event_ids',
+      'users',
+      'event_types',
+      'user_days',
+      'type_day_counts',
+    ]) {
       expect(await count(`SELECT count(*)::int AS n FROM ${table} WHERE project_id <> 1`)).toBe(0);
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
