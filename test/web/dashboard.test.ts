@@ -263,8 +263,10 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
     const { page, errors, requests } = await open('?refresh=600', {
       timezoneId: 'America/Sao_Paulo',
     });
-    // The zone defaults to the browser's.
-    expect(await page.inputValue('#tz')).toBe('America/Sao_Paulo');
+    // The zone defaults to the project's main zone (UTC here), not the browser's.
+    expect(await page.inputValue('#tz')).toBe('UTC');
+    await page.getByLabel('Time zone').selectOption('America/Sao_Paulo');
+    await loaded(page);
     let to = formatDay(today('America/Sao_Paulo'));
 
     const activeUsersRequest = (check: (params: URLSearchParams) => boolean) =>
@@ -373,7 +375,7 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
 
   it('has labelled controls in a sensible keyboard order', async () => {
     const { page } = await open('?refresh=600');
-    for (const label of ['Date range', 'Time zone']) {
+    for (const label of ['Project', 'Date range', 'Time zone']) {
       expect(await page.getByLabel(label, { exact: true }).count(), label).toBe(1);
     }
     for (const name of ['Day', 'Week']) {
@@ -382,7 +384,7 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
     // Tab follows the page from top to bottom: controls, the chart's data table, the
     // retention switch.
     const order: string[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       await page.keyboard.press('Tab');
       order.push(
         await page.evaluate(() => {
@@ -391,7 +393,7 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
         }),
       );
     }
-    expect(order).toEqual(['range', 'tz', 'Show as a table', 'period']);
+    expect(order).toEqual(['project', 'range', 'tz', 'Show as a table', 'period']);
     // The range can be changed from the keyboard alone.
     await page.focus('#range');
     await page.keyboard.press('ArrowUp');

@@ -28,17 +28,19 @@ export async function startServer(
 
 /**
  * A realistic data set ending today (UTC), from the project's generator, sent through
- * POST /events like any client's.
+ * POST /events like any client's (to `project` when named, with AUTH=off).
  */
 export async function seedEvents(
   app: FastifyInstance,
-  options: { rows: number; users: number; days: number; seed: number },
+  options: { rows: number; users: number; days: number; seed: number; project?: string },
 ): Promise<void> {
+  const { project, ...shape } = options;
+  const headers = project ? { 'x-project': project } : {};
   const dir = await mkdtemp(path.join(tmpdir(), 'dashboard-data-'));
   try {
     const file = path.join(dir, 'events.csv');
     const start = formatDay(today('UTC') - (options.days - 1));
-    await generate({ path: file, start, dupRate: 0, ...options });
+    await generate({ path: file, start, dupRate: 0, ...shape });
     const rows = parse(await readFile(file), { columns: true }) as Record<string, string>[];
     for (let i = 0; i < rows.length; i += 2000) {
       const batch = rows.slice(i, i + 2000).map((row) => ({
@@ -48,7 +50,12 @@ export async function seedEvents(
         event_type: row.event_type,
         properties: JSON.parse(row.properties_json ?? '{}'),
       }));
-      const response = await app.inject({ method: 'POST', url: '/events', payload: batch });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/events',
+        headers,
+        payload: batch,
+      });
       if (response.statusCode !== 202) throw new Error(`seeding failed: ${response.body}`);
     }
     // Fresh statistics, as autovacuum would gather soon after a bulk load in production.

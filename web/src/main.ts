@@ -6,8 +6,10 @@ import {
   api,
   forgetReadKey,
   type Period,
+  type Project,
   readKey,
   saveReadKey,
+  useProject,
 } from './api/client.js';
 import {
   addDays,
@@ -24,11 +26,14 @@ import { KeyDialog } from './key-dialog.js';
 import { refreshMs } from './refresh.js';
 import { renderRetention } from './retention-heatmap.js';
 import { renderTopEvents } from './top-events.js';
+import { forOtherProject, type Preset, parseView, type ViewState, viewSearch } from './view.js';
 
 const RETENTION_WINDOWS = 7;
 const TOP_EVENTS_LIMIT = 10;
 
+/** A state with its defaults filled in: what the requests ask for. */
 interface View {
+  project: Project;
   from: string;
   to: string;
   tz: string;
@@ -36,6 +41,7 @@ interface View {
 }
 
 const controls = {
+  project: byId<HTMLSelectElement>('project'),
   range: byId<HTMLSelectElement>('range'),
   custom: byId('custom-range'),
   from: byId<HTMLInputElement>('from'),
@@ -57,24 +63,41 @@ const chart = new ActiveUsersChart(
 const keyDialog = new KeyDialog();
 const interval = refreshMs(location.search);
 
-function period(): Period {
+/** The state the controls describe (a user's change), on top of the current one. */
+function stateFromControls(): ViewState {
+  const range: ViewState['range'] =
+    controls.range.value === 'custom'
+      ? { from: controls.from.value, to: controls.to.value }
+      : { last: Number(controls.range.value) as Preset };
   const checked = document.querySelector<HTMLInputElement>('input[name="period"]:checked');
-  return checked?.value === 'week' ? 'week' : 'day';
+  const project = selectedProject();
+  return {
+    ...state,
+    range,
+    // The main zone stays implicit (follows the project) until another zone is picked.
+    tz: project && controls.tz.value === project.time_zones[0] ? null : controls.tz.value,
+    period: checked?.value === 'week' ? 'week' : 'day',
+  };
 }
 
-/** The view the controls describe, or a sentence saying what is wrong with them. */
-function currentView(): View | string {
-  const tz = controls.tz.value;
-  if (controls.range.value !== 'custom') {
-    return { ...lastDays(Number(controls.range.value), tz), tz, period: period() };
+/**
+ * The view a state asks for with its defaults filled in, or a sentence saying what is
+ * wrong with it. `notes` gathers what was asked for but cannot be shown (said on the page).
+ */
+function resolveView(s: ViewState, project: Project, notes: string[]): View | string {
+  const known = new Set(zoneList);
+  let tz = project.time_zones[0] ?? 'UTC';
+  if (s.tz !== null) {
+    if (known.has(s.tz)) tz = s.tz;
+    else notes.push(`Unknown time zone “${s.tz}”: showing ${tz}, the project’s main zone.`);
   }
-  const { value: from } = controls.from;
-  const { value: to } = controls.to;
+  if ('last' in s.range) return { project, ...lastDays(s.range.last, tz), tz, period: s.period };
+  const { from, to } = s.range;
   if (!from || !to) return 'Choose both dates of the custom range.';
   if (from > to) return 'The custom range starts after it ends.';
   if (daysBetween(from, to) > MAX_RANGE_DAYS)
     return `A range can span at most ${MAX_RANGE_DAYS} days.`;
-  return { from, to, tz, period: period() };
+  return { project, from, to, tz, period: s.period };
 }
 
 function showBanner(message: string | null, offerKey = false): void {
@@ -198,65 +221,178 @@ async function showEmptyState(
 let generation = 0;
 let timer: number | undefined;
 let askedForKey = false;
+/** What the URL asks for; every user change pushes a new history entry. */
+let state: ViewState = parseView(location.search);
+/** The projects the key (or AUTH=off) reaches; undefined until loaded (again after a new key). */
+let projects: Project[] | undefined;
+const zoneList = timeZones(browserTimeZone());
+
+function selectedProject(): Project | undefined {
+  return projects?.find((p) => p.slug === controls.project.value);
+}
+
+/**
+ * The project the state names when it can be reached; else `default` when reachable, else
+ * the first (with a key: the key's own). A named project that cannot be shown is said.
+ */
+function chooseProject(list: Project[], notes: string[]): Project | undefined {
+  const named = state.project === null ? undefined : list.find((p) => p.slug === state.project);
+  const chosen = named ?? list.find((p) => p.slug === 'default') ?? list[0];
+  if (state.project !== null && !named && chosen) {
+    notes.push(
+      `Project “${state.project}” is not one this ${readKey() ? 'key' : 'server'} can show: showing “${chosen.slug}”.`,
+    );
+  }
+  return chosen;
+}
+
+type Outcome = 'ok' | 'stale' | 401 | 403;
+
+async function loadProjects(): Promise<Outcome | 'unavailable'> {
+  try {
+    projects = await answer(api.GET('/projects'));
+    return 'ok';
+  } catch (error) {
+    const status = error instanceof ApiError ? error.status : 0;
+    if (status === 401 || status === 403) return status;
+    showBanner(
+      `${status === 503 ? 'The database is unavailable' : 'The server cannot be reached'}; retrying every ${interval / 1000} s.`,
+    );
+    return 'unavailable';
+  }
+}
 
 /** Loads the current view now and schedules the next refresh; a newer call wins. */
 async function refresh(): Promise<void> {
   clearTimeout(timer);
   const mine = ++generation;
-  const view = currentView();
-  if (typeof view === 'string') {
-    status.textContent = view;
-    return;
+  const isCurrent = () => mine === generation;
+  let outcome: Outcome | 'unavailable' = 'ok';
+  if (!projects) {
+    status.textContent = 'Updating…';
+    outcome = await loadProjects();
+    if (!isCurrent()) return;
   }
-  status.textContent = 'Updating…';
-  main.setAttribute('aria-busy', 'true');
-  const outcome = await load(view, () => mine === generation);
-  if (outcome === 'stale' || mine !== generation) return;
+  if (outcome === 'ok') {
+    const notes: string[] = [];
+    const project = projects && chooseProject(projects, notes);
+    if (!project) {
+      status.textContent = 'No project to show.';
+      return;
+    }
+    useProject(project.slug);
+    showControls(project);
+    const view = resolveView(state, project, notes);
+    showNotice(notes);
+    if (typeof view === 'string') {
+      status.textContent = view;
+      return;
+    }
+    status.textContent = 'Updating…';
+    main.setAttribute('aria-busy', 'true');
+    outcome = await load(view, isCurrent);
+    if (outcome === 'stale' || !isCurrent()) return;
+    if (outcome === 'ok') {
+      const updated = byId<HTMLTimeElement>('updated');
+      const now = new Date();
+      updated.dateTime = now.toISOString();
+      updated.textContent = now.toLocaleTimeString('en-GB');
+      status.textContent = `${view.project.name}: ${view.from} to ${view.to}, ${view.tz}`;
+    }
+  }
   main.setAttribute('aria-busy', 'false');
   document.body.classList.remove('loading');
-  if (outcome !== 'ok') {
-    status.textContent = 'A read key is needed.';
-    const sent = readKey() !== null;
-    forgetReadKey();
-    // Ask once: after a cancel the banner offers the dialog again, the timer does not.
-    if (askedForKey && !sent) {
-      showBanner('This server needs a read key to show its numbers.', true);
-      return;
-    }
-    askedForKey = true;
-    const refused =
-      outcome === 403
-        ? 'That key cannot read the numbers (it needs the read scope). Try another one.'
-        : sent
-          ? 'That key was refused. Try another one.'
-          : null;
-    const key = await keyDialog.ask(refused);
-    if (key === null) {
-      showBanner('This server needs a read key to show its numbers.', true);
-      return;
-    }
-    saveReadKey(key);
-    void refresh();
+  if (outcome === 401 || outcome === 403) {
+    await askForKey(outcome);
     return;
   }
-  const updated = byId<HTMLTimeElement>('updated');
-  const now = new Date();
-  updated.dateTime = now.toISOString();
-  updated.textContent = now.toLocaleTimeString('en-GB');
-  status.textContent = `${view.from} to ${view.to}, ${view.tz}`;
   if (document.visibilityState === 'visible') {
     timer = window.setTimeout(() => void refresh(), interval);
   }
 }
 
-function setUpControls(): void {
-  const own = browserTimeZone();
-  controls.tz.replaceChildren(
-    ...timeZones(own).map(
-      (zone) => new Option(zone.replaceAll('_', ' '), zone, false, zone === own),
+async function askForKey(outcome: 401 | 403): Promise<void> {
+  status.textContent = 'A read key is needed.';
+  const sent = readKey() !== null;
+  forgetReadKey();
+  // Ask once: after a cancel the banner offers the dialog again, the timer does not.
+  if (askedForKey && !sent) {
+    showBanner('This server needs a read key to show its numbers.', true);
+    return;
+  }
+  askedForKey = true;
+  const refused =
+    outcome === 403
+      ? 'That key cannot read the numbers (it needs the read scope). Try another one.'
+      : sent
+        ? 'That key was refused. Try another one.'
+        : null;
+  const key = await keyDialog.ask(refused);
+  if (key === null) {
+    showBanner('This server needs a read key to show its numbers.', true);
+    return;
+  }
+  saveReadKey(key);
+  projects = undefined; // another key may reach other projects
+  void refresh();
+}
+
+function showNotice(notes: string[]): void {
+  const notice = byId('notice');
+  notice.hidden = notes.length === 0;
+  notice.textContent = notes.join(' ');
+}
+
+/** Puts the state into the controls (after a load, a back/forward step or a project change). */
+function showControls(project: Project): void {
+  controls.project.replaceChildren(
+    ...(projects ?? []).map(
+      (p) => new Option(p.name === p.slug ? p.slug : `${p.name} (${p.slug})`, p.slug),
     ),
   );
-  controls.tz.value = own;
+  controls.project.value = project.slug;
+  // The project's zones first (its main zone on top), then every other zone.
+  const own = project.time_zones;
+  const group = (label: string, zones: string[]) => {
+    const optgroup = document.createElement('optgroup');
+    optgroup.label = label;
+    optgroup.append(...zones.map((zone) => new Option(zone.replaceAll('_', ' '), zone)));
+    return optgroup;
+  };
+  const key = own.join(',');
+  if (controls.tz.dataset.project !== `${project.slug}:${key}`) {
+    controls.tz.replaceChildren(
+      group('This project’s zones', own),
+      group(
+        'Other zones',
+        zoneList.filter((zone) => !own.includes(zone)),
+      ),
+    );
+    controls.tz.dataset.project = `${project.slug}:${key}`;
+  }
+  const tz = state.tz !== null && zoneList.includes(state.tz) ? state.tz : (own[0] ?? 'UTC');
+  controls.tz.value = tz;
+  const { range } = state;
+  controls.range.value = 'from' in range ? 'custom' : String(range.last);
+  controls.custom.hidden = !('from' in range);
+  if ('from' in range) {
+    controls.from.value = range.from;
+    controls.to.value = range.to;
+  }
+  for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="period"]')) {
+    radio.checked = radio.value === state.period;
+  }
+}
+
+/** A user's change: a new history entry, then the new view. */
+function change(next: ViewState): void {
+  state = next;
+  const search = viewSearch(state, location.search);
+  if (search !== location.search) history.pushState(null, '', `${location.pathname}${search}`);
+  void refresh();
+}
+
+function setUpControls(): void {
   setText('refresh-seconds', formatRate(interval / 1000));
   setText(
     'curl',
@@ -264,22 +400,28 @@ function setUpControls(): void {
       `  -d '[{"event_id":"${uuid()}","occurred_at":"${new Date().toISOString()}","user_id":"user-1","event_type":"signup"}]'`,
   );
 
+  controls.project.addEventListener('change', () =>
+    change(forOtherProject(state, controls.project.value)),
+  );
   controls.range.addEventListener('change', () => {
-    const custom = controls.range.value === 'custom';
-    controls.custom.hidden = !custom;
-    if (custom && !controls.from.value) {
+    if (controls.range.value === 'custom' && !controls.from.value) {
       const { from, to } = lastDays(30, controls.tz.value);
       controls.from.value = from;
       controls.to.value = to;
     }
-    void refresh();
+    change(stateFromControls());
   });
   for (const input of [controls.from, controls.to, controls.tz]) {
-    input.addEventListener('change', () => void refresh());
+    input.addEventListener('change', () => change(stateFromControls()));
   }
   for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="period"]')) {
-    radio.addEventListener('change', () => void refresh());
+    radio.addEventListener('change', () => change(stateFromControls()));
   }
+  // Back and forward walk through the views; the URL is already the one to show.
+  window.addEventListener('popstate', () => {
+    state = parseView(location.search);
+    void refresh();
+  });
   byId('controls').addEventListener('submit', (event) => event.preventDefault());
   byId('banner-key').addEventListener('click', () => {
     askedForKey = false;

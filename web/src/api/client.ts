@@ -14,6 +14,7 @@ export type RetentionMatrix = Schemas['RetentionMatrixResponse'];
 export type Period = RetentionMatrix['period'];
 export type Overview = Schemas['OverviewResponse'];
 export type Live = Schemas['LiveResponse'];
+export type Project = Schemas['ProjectView'];
 
 const KEY_STORAGE = 'events-analytics.read-key';
 
@@ -39,6 +40,16 @@ export function forgetReadKey(): void {
   sessionStorage.removeItem(KEY_STORAGE);
 }
 
+let project: string | null = null;
+
+/**
+ * The project every call but `GET /projects` names (`X-Project`). With AUTH=off it picks the
+ * project; with a key the key decides, and naming another project is a 404.
+ */
+export function useProject(slug: string | null): void {
+  project = slug;
+}
+
 export const api = createClient<paths>({
   baseUrl: location.origin,
   headers: { accept: 'application/json' },
@@ -48,6 +59,10 @@ api.use({
   onRequest({ request }) {
     const key = readKey();
     if (key) request.headers.set('authorization', `Bearer ${key}`);
+    // The list of projects is what the key reaches, whichever project is shown.
+    if (project && new URL(request.url).pathname !== '/projects') {
+      request.headers.set('x-project', project);
+    }
     return request;
   },
 });
