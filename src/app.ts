@@ -25,11 +25,14 @@ import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import projects from './projects/plugin.js';
 import eventsRoutes from './routes/events.js';
+import exploreRoutes from './routes/explore.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
 import projectRoutes from './routes/projects.js';
 import sdkRoutes from './routes/sdk.js';
 import statsRoutes from './routes/stats.js';
+import { StatsReader } from './routes/stats-reader.js';
+import userRoutes from './routes/users.js';
 
 export interface AppOptions {
   config: Pick<
@@ -134,12 +137,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(eventsRoutes);
   await app.register(sdkRoutes);
-  await app.register(statsRoutes, {
-    rawReads: {
-      concurrency: config.rawStatsConcurrency ?? 1,
-      queue: config.rawStatsQueue ?? 64,
-    },
+  // One reader (one raw-event gate) for every read route.
+  const reader = new StatsReader(app, {
+    concurrency: config.rawStatsConcurrency ?? 1,
+    queue: config.rawStatsQueue ?? 64,
   });
+  await app.register(statsRoutes, { reader });
+  await app.register(exploreRoutes, { reader });
+  await app.register(userRoutes, { reader });
   await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
   await app.register(liveRoutes);
   await app.register(dashboard);

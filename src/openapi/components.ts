@@ -1,6 +1,7 @@
 import { KindGuard } from '@sinclair/typebox';
 import * as errors from '../schemas/errors.js';
 import * as events from '../schemas/events.js';
+import * as explore from '../schemas/explore.js';
 import * as health from '../schemas/health.js';
 import * as projects from '../schemas/projects.js';
 import * as sdk from '../schemas/sdk.js';
@@ -10,6 +11,7 @@ import * as stats from '../schemas/stats.js';
 const SCHEMA_MODULES: readonly Record<string, unknown>[] = [
   errors,
   events,
+  explore,
   health,
   projects,
   sdk,

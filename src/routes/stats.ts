@@ -7,10 +7,10 @@ import { ErrorResponse } from '../schemas/errors.js';
 import {
   ActiveUsersQuery,
   ActiveUsersResponse,
+  DauQuery,
   DauResponse,
   OverviewQuery,
   OverviewResponse,
-  RangeQuery,
   RetentionMatrixQuery,
   RetentionMatrixResponse,
   RetentionQuery,
@@ -19,20 +19,25 @@ import {
   TopEventsResponse,
 } from '../schemas/stats.js';
 import { activeUsers } from '../stats/active-users.js';
-import { ConcurrencyGate } from '../stats/concurrency-gate.js';
-import { formatDay, parseRange, requireCalendarSpan, requireDay } from '../stats/dates.js';
+import {
+  addDays,
+  formatDay,
+  parseRange,
+  requireCalendarSpan,
+  requireDay,
+  today,
+} from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
+import { filteredActiveUsers } from '../stats/filtered-active-users.js';
+import { breakdownDau, filteredDau } from '../stats/filtered-dau.js';
+import { breakdownTopEvents, filteredTopEvents } from '../stats/filtered-top-events.js';
+import { parseBreakdown, parseFilters } from '../stats/filters.js';
 import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
 import { cohortStarts, retentionMatrix } from '../stats/retention-matrix.js';
 import { topEvents } from '../stats/top-events.js';
-import {
-  NOT_REPORTING_ZONE_SQLSTATE,
-  UNKNOWN_ZONE_SQLSTATE,
-  unknownZone,
-  type Zone,
-  zoneFor,
-} from '../stats/zone.js';
+import type { Zone } from '../stats/zone.js';
+import type { StatsReader } from './stats-reader.js';
 
 const errors = { 404: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse };
 
@@ -41,75 +46,28 @@ const ACTIVE_USERS_MAX_DAYS = 366;
 const MATRIX_MAX_COHORTS = { day: 92, week: 26 } as const;
 const MATRIX_MAX_WEEK_WINDOWS = 12;
 
-/** A turn for a raw-event query comes within this long, or the answer is 503 `busy`. */
-const RAW_READ_MAX_WAIT_MS = 5000;
-
 export interface StatsRoutesOptions {
-  /** Raw-event queries at once (RAW_STATS_CONCURRENCY) and waiting (RAW_STATS_QUEUE). */
-  rawReads: { concurrency: number; queue: number };
+  /** The reads of every read route, with the one raw-event gate (src/routes/stats-reader.ts). */
+  reader: StatsReader;
 }
 
+/** Filtered or broken-down questions read raw events of the range: at most a year of them. */
+const EXPLORE_MAX_DAYS = 366;
+
+/** Server-Timing of a question summaries cannot answer. */
+const EXPLORED = 'filters and breakdowns read raw events of the range';
+
+/** A breakdown_limit as parseBreakdown reads it (the schema made it an integer already). */
+const optionalText = (n: number | undefined) => (n === undefined ? undefined : String(n));
+
 const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, opts) => {
-  const rawReads = new ConcurrencyGate({
-    ...opts.rawReads,
-    maxWaitMs: RAW_READ_MAX_WAIT_MS,
-    what: 'raw-event /stats queries (time zones without summaries)',
-  });
-
-  /** The request's project and the zone of its question (the project's main zone by default). */
-  const scope = async (request: FastifyRequest, tz: string | undefined) => {
-    const project = await app.projects.forRequest(request);
-    return { project, zone: zoneFor(project, tz) };
-  };
-
-  /**
-   * Answers a /stats question in its zone, on the right connections (issue 19, finding 2):
-   * from summaries (a reporting zone of the project) on the summary-read pool; from raw
-   * events (any other zone: a query that reads every event of the range) on the raw-read
-   * pool, admitted by the gate, so that at most RAW_STATS_CONCURRENCY run at once and the
-   * rest wait without a connection or are answered 503 `busy`. Ingest and /healthz keep
-   * their own connections either way. `Server-Timing` says which path answered.
-   *
-   * Two database errors are handled here, by SQLSTATE: 22023 (AT TIME ZONE does not know
-   * the zone; PostgreSQL's tz database may differ from Node's) is a 422, and EA409 (the zone
-   * stopped being a reporting zone after the project's settings were cached) re-asks the
-   * question from raw events.
-   */
-  async function read<T>(
+  const { reader } = opts;
+  const scope = (request: FastifyRequest, tz: string | undefined) => reader.scope(request, tz);
+  const read = <T>(
     reply: FastifyReply,
     zone: Zone,
     run: (db: Kysely<Database>, zone: Zone) => Promise<T>,
-  ): Promise<T> {
-    const { summary, raw } = app.statsDb;
-    const started = performance.now();
-    const fromRaw = (z: Zone) => rawReads.run(() => run(raw, z));
-    let used = zone;
-    let result: T;
-    try {
-      if (zone.reportingId === undefined) result = await fromRaw(zone);
-      else {
-        try {
-          result = await run(summary, zone);
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== NOT_REPORTING_ZONE_SQLSTATE) throw error;
-          app.projects.registry.invalidate();
-          used = { ...zone, reportingId: undefined };
-          result = await fromRaw(used);
-        }
-      }
-    } catch (error) {
-      if ((error as { code?: unknown }).code === UNKNOWN_ZONE_SQLSTATE) {
-        throw unknownZone(zone.name, 'is not known to the database');
-      }
-      throw error;
-    }
-    const path =
-      used.reportingId !== undefined
-        ? `summaries;desc="reporting zone ${used.name}"`
-        : `raw-events;desc="${used.name} is not a reporting zone of this project"`;
-    reply.header('server-timing', `${path};dur=${(performance.now() - started).toFixed(1)}`);
-    return result;
-  }
+  ) => reader.read(reply, zone, run);
 
   app.get(
     '/stats/dau',
@@ -121,14 +79,28 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         description:
           'Distinct user_id with at least one event per calendar day (in `tz`), for every day ' +
           'from `from` to `to` inclusive.',
-        querystring: RangeQuery,
+        querystring: DauQuery,
         response: { 200: DauResponse, ...errors },
       },
     },
     async (request, reply) => {
-      const { project, zone } = await scope(request, request.query.tz);
-      const range = parseRange(request.query.from, request.query.to, zone);
-      return read(reply, zone, (db, z) => dailyActiveUsers(db, project.id, range, z));
+      const { query } = request;
+      const s = await scope(request, query.tz);
+      const { project, zone } = s;
+      const filters = parseFilters(query.where);
+      const breakdown = parseBreakdown(query.breakdown, optionalText(query.breakdown_limit));
+      if (filters.length === 0 && !breakdown) {
+        const range = parseRange(query.from, query.to, zone);
+        reader.requireComplete(s, range.from, 'from');
+        return read(reply, zone, (db, z) => dailyActiveUsers(db, project.id, range, z));
+      }
+      const range = parseRange(query.from, query.to, zone, EXPLORE_MAX_DAYS);
+      reader.requireComplete(s, range.from, 'from', true);
+      return reader.readRaw(reply, zone, EXPLORED, (db) =>
+        breakdown
+          ? breakdownDau(db, project.id, range, zone, filters, breakdown)
+          : filteredDau(db, project.id, range, zone, filters),
+      );
     },
   );
 
@@ -145,9 +117,23 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { project, zone } = await scope(request, request.query.tz);
-      const range = parseRange(request.query.from, request.query.to, zone);
-      return read(reply, zone, (db, z) => topEvents(db, project.id, range, z, request.query.limit));
+      const { query } = request;
+      const s = await scope(request, query.tz);
+      const { project, zone } = s;
+      const filters = parseFilters(query.where);
+      const breakdown = parseBreakdown(query.breakdown, optionalText(query.breakdown_limit));
+      if (filters.length === 0 && !breakdown) {
+        const range = parseRange(query.from, query.to, zone);
+        reader.requireComplete(s, range.from, 'from');
+        return read(reply, zone, (db, z) => topEvents(db, project.id, range, z, query.limit));
+      }
+      const range = parseRange(query.from, query.to, zone, EXPLORE_MAX_DAYS);
+      reader.requireComplete(s, range.from, 'from', true);
+      return reader.readRaw(reply, zone, EXPLORED, (db) =>
+        breakdown
+          ? breakdownTopEvents(db, project.id, range, zone, filters, query.limit, breakdown)
+          : filteredTopEvents(db, project.id, range, zone, filters, query.limit),
+      );
     },
   );
 
@@ -166,7 +152,8 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { project, zone } = await scope(request, request.query.tz);
+      const s = await scope(request, request.query.tz);
+      const { project, zone } = s;
       const startDay = requireDay('start_date', request.query.start_date);
       requireCalendarSpan(
         'windows',
@@ -175,6 +162,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         'start_date + windows',
       );
       const start = formatDay(startDay);
+      reader.requireComplete(s, start, 'start_date');
       return read(reply, zone, (db, z) =>
         retention(db, project.id, start, request.query.windows, z),
       );
@@ -197,7 +185,9 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { project, zone } = await scope(request, request.query.tz);
+      const s = await scope(request, request.query.tz);
+      const { project, zone } = s;
+      const filters = parseFilters(request.query.where);
       const range = parseRange(request.query.from, request.query.to, zone, ACTIVE_USERS_MAX_DAYS);
       const from = requireDay('from', range.from);
       requireCalendarSpan(
@@ -206,7 +196,16 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         from,
         'the 30-day window before from (from - 29 days)',
       );
-      return read(reply, zone, (db, z) => activeUsers(db, project.id, range, z));
+      // The MAU of `from` reads the 29 days before it.
+      const firstRead = addDays(range.from, -29);
+      if (filters.length === 0) {
+        reader.requireComplete(s, firstRead, 'from');
+        return read(reply, zone, (db, z) => activeUsers(db, project.id, range, z));
+      }
+      reader.requireComplete(s, firstRead, 'from', true);
+      return reader.readRaw(reply, zone, EXPLORED, (db) =>
+        filteredActiveUsers(db, project.id, range, zone, filters),
+      );
     },
   );
 
@@ -229,7 +228,8 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
     },
     async (request, reply) => {
       const { period, windows } = request.query;
-      const { project, zone } = await scope(request, request.query.tz);
+      const s = await scope(request, request.query.tz);
+      const { project, zone } = s;
       const range = parseRange(request.query.from, request.query.to, zone);
       // The last cohort's last period (a week cohort starts on the Monday on or before `to`).
       const lastPeriodEnd =
@@ -249,6 +249,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
           { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
         ]);
       }
+      reader.requireComplete(s, formatDay(firstCohortStart), 'from');
       return read(reply, zone, (db, z) =>
         retentionMatrix(db, project.id, range, period, windows, z),
       );
@@ -268,7 +269,9 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { project, zone } = await scope(request, request.query.tz);
+      const s = await scope(request, request.query.tz);
+      const { project, zone } = s;
+      reader.requireComplete(s, formatDay(today(zone.name)), 'tz');
       return read(reply, zone, (db, z) => overview(db, project.id, z));
     },
   );

@@ -1,4 +1,11 @@
 import { Type } from '@sinclair/typebox';
+import {
+  DEFAULT_BREAKDOWN_LIMIT,
+  MAX_BREAKDOWN_LIMIT,
+  MAX_FILTERS,
+  MAX_KEY_LENGTH,
+  MAX_VALUE_LENGTH,
+} from '../stats/filters.js';
 
 const DateString = (description: string, example: string) =>
   Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description, examples: [example] });
@@ -29,9 +36,60 @@ export const RangeQuery = Type.Object({
   project: ProjectParam,
 });
 
+/** Filters and breakdowns of exploration (docs/exploration.md); parsed by src/stats/filters.ts. */
+export const WhereParam = Type.Optional(
+  Type.Array(Type.String({ maxLength: MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH }), {
+    maxItems: MAX_FILTERS,
+    description:
+      "`<key>:<value>`, repeatable, all must hold: the event's top-level property `<key>` is a " +
+      'JSON string, number or boolean whose text is `<value>` (`plan:pro`, `premium:true`, ' +
+      '`build:1042`); `<key>` may be `event_type` or `user_id`. A missing key never matches. ' +
+      'A filtered question reads raw events of the range.',
+    examples: [['plan:pro']],
+  }),
+);
+
+export const BreakdownParams = {
+  breakdown: Type.Optional(
+    Type.String({
+      maxLength: MAX_KEY_LENGTH,
+      description:
+        'Property key (or `event_type`, `user_id`) to break the answer down by: each row gains ' +
+        "`breakdown`, the value's text (null when the event has none)",
+      examples: ['platform'],
+    }),
+  ),
+  breakdown_limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_BREAKDOWN_LIMIT,
+      description:
+        `The values with the most users over the range that get rows of their own (default ` +
+        `${DEFAULT_BREAKDOWN_LIMIT}); the rest are summed as \`$other\`, a user counted once`,
+    }),
+  ),
+};
+
+/** A row's `breakdown` (a function: a named schema would have to be used as it is). */
+export const breakdownField = () =>
+  Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description:
+        "With `breakdown`: the value's text, null for events without one, or `$other` for the values past `breakdown_limit`",
+      examples: ['ios'],
+    }),
+  );
+
+export const DauQuery = Type.Object({
+  ...RangeQuery.properties,
+  where: WhereParam,
+  ...BreakdownParams,
+});
+
 export const DauDay = Type.Object({
   date: Type.String({ examples: ['2025-10-19'] }),
   unique_users: Type.Integer({ examples: [3] }),
+  breakdown: breakdownField(),
 });
 
 export const DauResponse = Type.Array(DauDay, {
@@ -52,6 +110,8 @@ export const TopEventsQuery = Type.Object({
     default: 10,
     description: 'At most this many types',
   }),
+  where: WhereParam,
+  ...BreakdownParams,
 });
 
 export const TopEvent = Type.Object({
@@ -61,6 +121,7 @@ export const TopEvent = Type.Object({
     description: 'Distinct users with such an event in the range',
     examples: [120],
   }),
+  breakdown: breakdownField(),
 });
 
 export const TopEventsResponse = Type.Array(TopEvent, {
@@ -119,6 +180,7 @@ export const ActiveUsersQuery = Type.Object({
   to: Type.Optional(DateString('Last day, inclusive (default: today)', '2025-10-25')),
   tz: Tz,
   project: ProjectParam,
+  where: WhereParam,
 });
 
 export const ActiveUsersDay = Type.Object({

@@ -690,6 +690,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stats/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Funnel conversion
+         * @description Users who went through `steps` in order: a user enters at any event of step 1 whose local day (in `tz`) is in the range; from an entry, step k+1 is reached by an event of its type at or after the event that reached step k and no later than entry + `window`. A user's level is the most steps reached from any entry; step k counts the users whose level is at least k. Filters apply to every step; a breakdown groups users by the entry event. Read from raw events (at most 366 days).
+         */
+        get: operations["getFunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stats/properties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Property keys and their values
+         * @description The 50 property keys carried by most events of the range (of `event_type` when given), each with how many events carry it and its 10 most frequent values: what `where` and `breakdown` can use. Read from raw events (at most 366 days).
+         */
+        get: operations["getProperties"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find users by the start of their id
+         * @description The project's users whose user_id starts with `prefix`, in byte order.
+         */
+        get: operations["searchUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's profile
+         * @description First and last seen (UTC, microseconds), the number of stored events and the count of each event type. 404 for a user this project has never seen.
+         */
+        get: operations["getUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's events, newest first
+         * @description Each event as stored (properties exact, numbers with every digit), newest first; pass `next_cursor` as `before` for older events. Pages neither skip nor repeat events while others are written. 404 for a user this project has never seen.
+         */
+        get: operations["getUserEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/projects": {
         parameters: {
             query?: never;
@@ -898,6 +998,11 @@ export interface components {
             date: string;
             /** @example 3 */
             unique_users: number;
+            /**
+             * @description With `breakdown`: the value's text, null for events without one, or `$other` for the values past `breakdown_limit`
+             * @example ios
+             */
+            breakdown?: string | null;
         };
         /**
          * @description One entry per day of the range, ascending; days without events have 0
@@ -968,6 +1073,59 @@ export interface components {
             properties?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /**
+         * @example {
+         *       "steps": [
+         *         {
+         *           "event_type": "signup",
+         *           "users": 120,
+         *           "conversion_from_previous": 1,
+         *           "conversion_from_first": 1,
+         *           "median_seconds_from_previous": null
+         *         },
+         *         {
+         *           "event_type": "activate",
+         *           "users": 48,
+         *           "conversion_from_previous": 0.4,
+         *           "conversion_from_first": 0.4,
+         *           "median_seconds_from_previous": 3600
+         *         }
+         *       ]
+         *     }
+         */
+        FunnelResponse: {
+            /** @description The steps in order; with a breakdown, every step of each group, groups in rank order */
+            steps: components["schemas"]["FunnelStep"][];
+        };
+        FunnelStep: {
+            /** @example activate */
+            event_type: string;
+            /**
+             * @description Users whose funnel level (most steps reached from any entry) is at least this step
+             * @example 48
+             */
+            users: number;
+            /**
+             * @description users / users of the step before, 4 decimals; 0 when that is 0
+             * @example 0.4
+             */
+            conversion_from_previous: number;
+            /**
+             * @description users / users of step 1, 4 decimals; 0 when that is 0
+             * @example 0.4
+             */
+            conversion_from_first: number;
+            /**
+             * @description Median over the users who reached this step of the time from the previous step (each user's chain from their earliest entry that reaches their level; the lower middle value for an even count); null for step 1 or a step nobody reached
+             * @example 3600
+             */
+            median_seconds_from_previous: number | null;
+            /**
+             * @description With `breakdown`: the value's text, null for events without one, or `$other` for the values past `breakdown_limit`
+             * @example ios
+             */
+            breakdown?: string | null;
         };
         Health: {
             /**
@@ -1166,6 +1324,44 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /**
+         * @example {
+         *       "keys": [
+         *         {
+         *           "key": "plan",
+         *           "events": 812,
+         *           "values": [
+         *             {
+         *               "value": "pro",
+         *               "events": 300
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        PropertiesResponse: {
+            /** @description The 50 keys carried by most events, most first (ties in byte order) */
+            keys: {
+                /** @example plan */
+                key: string;
+                /**
+                 * @description Events of the range that carry the key (null values included)
+                 * @example 812
+                 */
+                events: number;
+                /** @description The 10 most frequent string, number and boolean values, most events first */
+                values: {
+                    /**
+                     * @description The text a `where` filter compares
+                     * @example pro
+                     */
+                    value: string;
+                    /** @example 300 */
+                    events: number;
+                }[];
+            }[];
+        };
         RetentionCohort: {
             /**
              * @description First day of the cohort (a Monday for weeks)
@@ -1315,6 +1511,11 @@ export interface components {
              * @example 120
              */
             unique_users: number;
+            /**
+             * @description With `breakdown`: the value's text, null for events without one, or `$other` for the values past `breakdown_limit`
+             * @example ios
+             */
+            breakdown?: string | null;
         };
         /**
          * @description By count descending, ties by event_type ascending
@@ -1327,6 +1528,103 @@ export interface components {
          *     ]
          */
         TopEventsResponse: components["schemas"]["TopEvent"][];
+        /**
+         * @example {
+         *       "events": [
+         *         {
+         *           "event_id": "0b6f3a52-1c1e-4c39-9a53-3c0f6f1a2b7e",
+         *           "occurred_at": "2025-10-19T08:30:00.000000Z",
+         *           "received_at": "2025-10-19T08:30:01.250000Z",
+         *           "user_id": "u1",
+         *           "event_type": "purchase",
+         *           "properties": {
+         *             "plan": "pro"
+         *           }
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        UserEventsResponse: {
+            /** @description Newest first (occurred_at, then source and event_id, descending) */
+            events: {
+                /** Format: uuid */
+                event_id: string;
+                /** @example 2025-10-19T08:30:00.000000Z */
+                occurred_at: string;
+                /** @example 2025-10-19T08:30:01.250000Z */
+                received_at: string;
+                user_id: string;
+                event_type: string;
+                /** @description As stored */
+                properties: {
+                    [key: string]: unknown;
+                };
+            }[];
+            /** @description Pass as `before` for the next (older) page; null on the last page */
+            next_cursor: string | null;
+        };
+        /**
+         * @example {
+         *       "user_id": "u1",
+         *       "first_seen_at": "2025-10-01T12:00:00.000000Z",
+         *       "last_seen_at": "2025-10-19T08:30:00.000000Z",
+         *       "events": 42,
+         *       "event_types": [
+         *         {
+         *           "event_type": "view",
+         *           "count": 40
+         *         }
+         *       ]
+         *     }
+         */
+        UserProfileResponse: {
+            /** @example u1 */
+            user_id: string;
+            /**
+             * @description Earliest occurred_at, ISO 8601 UTC with microseconds
+             * @example 2025-10-01T12:00:00.000000Z
+             */
+            first_seen_at: string;
+            /** @example 2025-10-19T08:30:00.000000Z */
+            last_seen_at: string;
+            /**
+             * @description The user's stored events
+             * @example 42
+             */
+            events: number;
+            /** @description Most events first, ties in byte order */
+            event_types: {
+                event_type: string;
+                count: number;
+            }[];
+        };
+        /**
+         * @example {
+         *       "users": [
+         *         {
+         *           "user_id": "u1",
+         *           "last_seen_at": "2025-10-19T08:30:00.000000Z"
+         *         }
+         *       ]
+         *     }
+         */
+        UserSearchResponse: {
+            /** @description In byte order of user_id */
+            users: {
+                /** @example u1 */
+                user_id: string;
+                /** @example 2025-10-19T08:30:00.000000Z */
+                last_seen_at: string;
+            }[];
+        };
+        /**
+         * @description `<key>:<value>`, repeatable, all must hold: the event's top-level property `<key>` is a JSON string, number or boolean whose text is `<value>` (`plan:pro`, `premium:true`, `build:1042`); `<key>` may be `event_type` or `user_id`. A missing key never matches. A filtered question reads raw events of the range.
+         * @example [
+         *       "plan:pro"
+         *     ]
+         */
+        WhereParam: string[];
     };
     responses: never;
     parameters: never;
@@ -4026,6 +4324,14 @@ export interface operations {
                  */
                 tz?: string;
                 project?: components["schemas"]["ProjectParam"];
+                where?: components["schemas"]["WhereParam"];
+                /**
+                 * @description Property key (or `event_type`, `user_id`) to break the answer down by: each row gains `breakdown`, the value's text (null when the event has none)
+                 * @example platform
+                 */
+                breakdown?: string;
+                /** @description The values with the most users over the range that get rows of their own (default 10); the rest are summed as `$other`, a user counted once */
+                breakdown_limit?: number;
             };
             header?: never;
             path?: never;
@@ -4128,6 +4434,14 @@ export interface operations {
                 project?: components["schemas"]["ProjectParam"];
                 /** @description At most this many types */
                 limit?: number;
+                where?: components["schemas"]["WhereParam"];
+                /**
+                 * @description Property key (or `event_type`, `user_id`) to break the answer down by: each row gains `breakdown`, the value's text (null when the event has none)
+                 * @example platform
+                 */
+                breakdown?: string;
+                /** @description The values with the most users over the range that get rows of their own (default 10); the rest are summed as `$other`, a user counted once */
+                breakdown_limit?: number;
             };
             header?: never;
             path?: never;
@@ -4325,6 +4639,7 @@ export interface operations {
                  */
                 tz?: string;
                 project?: components["schemas"]["ProjectParam"];
+                where?: components["schemas"]["WhereParam"];
             };
             header?: never;
             path?: never;
@@ -4533,6 +4848,500 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OverviewResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getFunnel: {
+        parameters: {
+            query: {
+                /**
+                 * @description 2 to 10 distinct event types, comma-separated, in order
+                 * @example signup,activate,purchase
+                 */
+                steps: string;
+                /**
+                 * @description First day, inclusive (default: 29 days before `to`)
+                 * @example 2025-10-19
+                 */
+                from?: string;
+                /**
+                 * @description Last day, inclusive (default: today)
+                 * @example 2025-10-25
+                 */
+                to?: string;
+                /**
+                 * @description IANA time zone deciding which calendar day an event belongs to (default: the project's main zone)
+                 * @example Europe/Kyiv
+                 */
+                tz?: string;
+                project?: components["schemas"]["ProjectParam"];
+                /**
+                 * @description Time from a user's entry within which the later steps count: `<n>m`, `<n>h` or `<n>d` (default 7d, at most 90d)
+                 * @example 7d
+                 */
+                window?: string;
+                where?: components["schemas"]["WhereParam"];
+                /**
+                 * @description Property key (or `event_type`, `user_id`) to break the answer down by: each row gains `breakdown`, the value's text (null when the event has none)
+                 * @example platform
+                 */
+                breakdown?: string;
+                /** @description The values with the most users over the range that get rows of their own (default 10); the rest are summed as `$other`, a user counted once */
+                breakdown_limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunnelResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getProperties: {
+        parameters: {
+            query?: {
+                /**
+                 * @description First day, inclusive (default: 29 days before `to`)
+                 * @example 2025-10-19
+                 */
+                from?: string;
+                /**
+                 * @description Last day, inclusive (default: today)
+                 * @example 2025-10-25
+                 */
+                to?: string;
+                /**
+                 * @description IANA time zone deciding which calendar day an event belongs to (default: the project's main zone)
+                 * @example Europe/Kyiv
+                 */
+                tz?: string;
+                project?: components["schemas"]["ProjectParam"];
+                /**
+                 * @description Only events of this type
+                 * @example purchase
+                 */
+                event_type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertiesResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    searchUsers: {
+        parameters: {
+            query: {
+                /**
+                 * @description Start of the user_id, case-sensitive (empty: every user)
+                 * @example u
+                 */
+                prefix: string;
+                limit?: number;
+                project?: components["schemas"]["ProjectParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSearchResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: {
+                project?: components["schemas"]["ProjectParam"];
+            };
+            header?: never;
+            path: {
+                /** @example u1 */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserProfileResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getUserEvents: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page (omit for the newest events) */
+                before?: string;
+                /** @description Events per page */
+                limit?: number;
+                project?: components["schemas"]["ProjectParam"];
+            };
+            header?: never;
+            path: {
+                /** @example u1 */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserEventsResponse"];
                 };
             };
             /** @description No API key, or one that is unknown or revoked */
