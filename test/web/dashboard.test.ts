@@ -305,6 +305,7 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
         '/stats/active-users',
         '/stats/top-events',
         '/stats/retention-matrix',
+        '/stats/properties', // what the range offers to filter on, once per range
       ]),
     );
     for (const url of zoned) expect(url.searchParams.get('tz'), url.pathname).toBe('Asia/Tokyo');
@@ -375,16 +376,26 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
 
   it('has labelled controls in a sensible keyboard order', async () => {
     const { page } = await open('?refresh=600');
-    for (const label of ['Project', 'Date range', 'Time zone']) {
+    for (const label of [
+      'Project',
+      'Date range',
+      'Time zone',
+      'Find a user',
+      'Filter',
+      'equals',
+      'Break down by',
+      'Add a step',
+      'Completed within',
+    ]) {
       expect(await page.getByLabel(label, { exact: true }).count(), label).toBe(1);
     }
     for (const name of ['Day', 'Week']) {
       expect(await page.getByRole('radio', { name }).count(), name).toBe(1);
     }
-    // Tab follows the page from top to bottom: controls, the chart's data table, the
-    // retention switch.
+    // Tab follows the page from top to bottom: controls, the user box, filters and
+    // breakdown, the chart's data table, the retention switch, the funnel's pickers.
     const order: string[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 14; i++) {
       await page.keyboard.press('Tab');
       order.push(
         await page.evaluate(() => {
@@ -393,7 +404,22 @@ describe.runIf(browserTestsEnabled)('the dashboard in Chromium', { timeout: 60_0
         }),
       );
     }
-    expect(order).toEqual(['project', 'range', 'tz', 'Show as a table', 'period']);
+    expect(order).toEqual([
+      'project',
+      'range',
+      'tz',
+      'user-query',
+      'Open',
+      'filter-key',
+      'filter-value',
+      'Add filter',
+      'breakdown',
+      'Show as a table',
+      'period',
+      'retention-scroll', // a scrolling box: Chromium lets the keyboard scroll it
+      'funnel-add',
+      'funnel-window',
+    ]);
     // The range can be changed from the keyboard alone.
     await page.focus('#range');
     await page.keyboard.press('ArrowUp');

@@ -32,7 +32,14 @@ export async function startServer(
  */
 export async function seedEvents(
   app: FastifyInstance,
-  options: { rows: number; users: number; days: number; seed: number; project?: string },
+  options: {
+    rows: number;
+    users: number;
+    days: number;
+    seed: number;
+    project?: string;
+    funnels?: boolean;
+  },
 ): Promise<void> {
   const { project, ...shape } = options;
   const headers = project ? { 'x-project': project } : {};

@@ -1,15 +1,16 @@
 import uPlot from 'uplot';
-import type { ActiveUsersDay } from './api/client.js';
 import { dayToSeconds } from './dates.js';
 import { element } from './dom.js';
 import { formatCount } from './format.js';
 
-const SERIES = [
-  { key: 'dau', label: 'DAU', color: '--series-1' },
-  { key: 'wau', label: 'WAU', color: '--series-2' },
-  { key: 'mau', label: 'MAU', color: '--series-3' },
-] as const;
+/** One line: DAU, WAU, MAU, or the DAU of one breakdown value. */
+export interface Series {
+  label: string;
+  values: number[];
+}
 
+/** Colours for the lines, in order (CSS variables, one scale per colour scheme). */
+const COLOURS = 11;
 const HEIGHT = 280;
 
 function cssVar(name: string): string {
@@ -17,39 +18,42 @@ function cssVar(name: string): string {
 }
 
 /**
- * DAU/WAU/MAU as lines (uPlot, canvas). Dates are UTC midnights drawn in UTC, so the axis
- * shows the calendar days the API answered for, whatever the browser's own zone.
+ * Active users as lines (uPlot, canvas), with the same numbers in a table under it. Dates
+ * are UTC midnights drawn in UTC, so the axis shows the calendar days the API answered for,
+ * whatever the browser's own zone.
  */
 export class ActiveUsersChart {
   private plot: uPlot | undefined;
-  private data: uPlot.AlignedData = [[], [], [], []];
+  private data: uPlot.AlignedData = [[]];
+  private labels: string[] = [];
 
   constructor(
     private readonly container: HTMLElement,
-    private readonly table: HTMLTableSectionElement,
+    private readonly table: HTMLTableElement,
   ) {
     new ResizeObserver(() => this.plot?.setSize(this.size())).observe(container);
     // Colours come from CSS variables: rebuild when the colour scheme flips.
     matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.rebuild());
   }
 
-  render(days: ActiveUsersDay[]): void {
-    this.data = [
-      days.map((d) => dayToSeconds(d.date)),
-      days.map((d) => d.dau),
-      days.map((d) => d.wau),
-      days.map((d) => d.mau),
-    ];
-    if (this.plot) this.plot.setData(this.data);
-    else this.rebuild();
-    this.table.replaceChildren(
-      ...days.map((d) => {
+  render(dates: string[], series: Series[]): void {
+    this.data = [dates.map(dayToSeconds), ...series.map((s) => s.values)];
+    const labels = series.map((s) => s.label);
+    if (this.plot && labels.join('\0') === this.labels.join('\0')) this.plot.setData(this.data);
+    else {
+      this.labels = labels;
+      this.rebuild();
+    }
+    const head = element('tr');
+    head.append(...['Date', ...labels].map((label) => element('th', label)));
+    for (const cell of head.children) cell.setAttribute('scope', 'col');
+    this.table.tHead?.replaceChildren(head);
+    this.table.tBodies[0]?.replaceChildren(
+      ...dates.map((date, i) => {
         const row = element('tr');
-        row.append(
-          element('th', d.date),
-          ...SERIES.map((s) => element('td', formatCount(d[s.key]))),
-        );
-        row.firstElementChild?.setAttribute('scope', 'row');
+        const day = element('th', date);
+        day.scope = 'row';
+        row.append(day, ...series.map((s) => element('td', formatCount(s.values[i] ?? 0))));
         return row;
       }),
     );
@@ -77,9 +81,9 @@ export class ActiveUsersChart {
         ],
         series: [
           { label: 'Date', value: '{YYYY}-{MM}-{DD}' },
-          ...SERIES.map((s) => ({
-            label: s.label,
-            stroke: cssVar(s.color),
+          ...this.labels.map((label, i) => ({
+            label,
+            stroke: cssVar(`--series-${(i % COLOURS) + 1}`),
             width: 2,
             points: { show: false },
             value: (_u: uPlot, v: number | null) => (v === null ? '–' : formatCount(v)),

@@ -46,3 +46,27 @@ export function timeZones(own: string): string[] {
 export function browserTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
+
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** An instant as `YYYY-MM-DD HH:MM:SS` on the clock of `timeZone`. */
+export function formatLocalTime(iso: string, timeZone: string): string {
+  let format = localFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
+    localFormats.set(timeZone, format);
+  }
+  const part = Object.fromEntries(
+    format.formatToParts(new Date(iso)).map((p) => [p.type, p.value]),
+  );
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
+}

@@ -13,3 +13,18 @@ const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /** A rate as a whole percentage for heatmap cells (the exact one is in the cell's title). */
 export const formatWholePercent = (rate: number): string => `${whole.format(rate * 100)}%`;
+
+/** A duration in seconds as people read it: 42 s, 5 min 3 s, 2 h 10 min, 3 d 4 h. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${decimal.format(seconds)} s`;
+  const s = Math.round(seconds);
+  const [d, h, m] = [
+    Math.floor(s / 86_400),
+    Math.floor((s % 86_400) / 3600),
+    Math.floor((s % 3600) / 60),
+  ];
+  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
+  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
+  const rest = s % 60;
+  return rest > 0 ? `${m} min ${rest} s` : `${m} min`;
+}

@@ -7,8 +7,10 @@ import {
   forgetReadKey,
   type Period,
   type Project,
+  type Property,
   readKey,
   saveReadKey,
+  type TopEvent,
   useProject,
 } from './api/client.js';
 import {
@@ -21,15 +23,27 @@ import {
   todayIn,
 } from './dates.js';
 import { byId, setPanelError } from './dom.js';
+import { ExploreBar } from './explore-bar.js';
 import { formatCount, formatRate } from './format.js';
+import { FunnelPanel } from './funnel-panel.js';
 import { KeyDialog } from './key-dialog.js';
 import { refreshMs } from './refresh.js';
 import { renderRetention } from './retention-heatmap.js';
-import { renderTopEvents } from './top-events.js';
-import { forOtherProject, type Preset, parseView, type ViewState, viewSearch } from './view.js';
+import { groupLabel, renderTopEvents } from './top-events.js';
+import { UserPage } from './user-page.js';
+import {
+  filterText,
+  forOtherProject,
+  type Preset,
+  parseView,
+  type ViewState,
+  viewSearch,
+} from './view.js';
 
 const RETENTION_WINDOWS = 7;
 const TOP_EVENTS_LIMIT = 10;
+/** Event types offered as funnel steps and filter values: the range's most frequent. */
+const CATALOG_TYPES = 100;
 
 /** A state with its defaults filled in: what the requests ask for. */
 interface View {
@@ -56,10 +70,22 @@ const panels = {
   top: byId('top-panel'),
   retention: byId('retention-panel'),
 };
-const chart = new ActiveUsersChart(
-  byId('active-chart'),
-  byId<HTMLTableElement>('active-table').tBodies[0] as HTMLTableSectionElement,
-);
+const chart = new ActiveUsersChart(byId('active-chart'), byId<HTMLTableElement>('active-table'));
+const exploreBar = new ExploreBar((patch) => change({ ...state, ...patch }));
+const funnel = new FunnelPanel((patch) => change({ ...state, ...patch }));
+const userPage = new UserPage();
+
+/**
+ * What the view's range offers to explore: property keys with their frequent values
+ * (`/stats/properties`) and the event types; fetched again when the project or range changes,
+ * not on every refresh.
+ */
+let catalog: { key: string; properties: Property[]; types: string[]; problem: string | null } = {
+  key: '',
+  properties: [],
+  types: [],
+  problem: null,
+};
 const keyDialog = new KeyDialog();
 const interval = refreshMs(location.search);
 
@@ -110,27 +136,113 @@ function setText(id: string, text: string): void {
   byId(id).textContent = text;
 }
 
+async function loadCatalog(view: View, isCurrent: () => boolean): Promise<void> {
+  const key = [view.project.slug, view.from, view.to, view.tz].join('\0');
+  if (catalog.key === key) return;
+  const range = { from: view.from, to: view.to, tz: view.tz };
+  const [properties, types] = await Promise.allSettled([
+    answer(api.GET('/stats/properties', { params: { query: range } })),
+    answer(api.GET('/stats/top-events', { params: { query: { ...range, limit: CATALOG_TYPES } } })),
+  ]);
+  if (!isCurrent()) return;
+  const failed = [properties, types].find((r) => r.status === 'rejected');
+  catalog = {
+    // A failure is tried again on the next refresh.
+    key: failed ? '' : key,
+    properties: properties.status === 'fulfilled' ? properties.value.keys : [],
+    types: types.status === 'fulfilled' ? types.value.map((t) => t.event_type) : [],
+    problem:
+      failed?.status === 'rejected'
+        ? `Properties to filter on could not be loaded: ${failed.reason instanceof ApiError ? failed.reason.message : String(failed.reason)}`
+        : null,
+  };
+}
+
+/** The breakdown's days as one line per value (the API's rows: per day, values in rank order). */
+function breakdownSeries(
+  rows: { date: string; unique_users: number; breakdown?: string | null }[],
+) {
+  const dates = [...new Set(rows.map((r) => r.date))];
+  const index = new Map(dates.map((d, i) => [d, i]));
+  const series = new Map<string, { label: string; values: number[] }>();
+  for (const row of rows) {
+    const label = groupLabel(row.breakdown);
+    let line = series.get(label);
+    if (!line) {
+      line = { label, values: dates.map(() => 0) };
+      series.set(label, line);
+    }
+    line.values[index.get(row.date) ?? 0] = row.unique_users;
+  }
+  return { dates, series: [...series.values()] };
+}
+
 /**
  * Fetches everything the view needs; each panel shows its own answer or its own error.
  * Answers for a view the user has already left (`isCurrent` false) are dropped.
  */
 async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale' | 401 | 403> {
-  const range = { from: view.from, to: view.to, tz: view.tz };
-  const [overview, live, active, top, retention] = await Promise.allSettled([
-    answer(api.GET('/stats/overview', { params: { query: { tz: view.tz } } })),
-    answer(api.GET('/stats/live')),
-    answer(api.GET('/stats/active-users', { params: { query: range } })),
-    answer(
-      api.GET('/stats/top-events', { params: { query: { ...range, limit: TOP_EVENTS_LIMIT } } }),
-    ),
-    answer(
-      api.GET('/stats/retention-matrix', {
-        params: { query: { ...range, windows: RETENTION_WINDOWS, period: view.period } },
-      }),
-    ),
-  ]);
+  await loadCatalog(view, isCurrent);
   if (!isCurrent()) return 'stale';
-  const failures = [overview, live, active, top, retention].flatMap((r) =>
+  exploreBar.show(state, catalog.properties, catalog.types, catalog.problem);
+  funnel.showControls(
+    state,
+    catalog.types,
+    catalog.properties.map((p) => p.key),
+  );
+  const range = { from: view.from, to: view.to, tz: view.tz };
+  const where = state.where.map(filterText);
+  const filtered = { ...range, ...(where.length > 0 ? { where } : {}) };
+  const by = state.breakdown;
+  const funnelQuery = FunnelPanel.wanted(state)
+    ? { ...filtered, steps: state.steps.join(','), window: state.window }
+    : null;
+  const stepBy = state.stepBy ?? catalog.properties[0]?.key ?? null;
+  const detail =
+    funnelQuery && state.step !== null && stepBy ? { step: state.step, by: stepBy } : null;
+  if (funnelQuery) funnel.loading();
+  const [overview, live, active, top, retention, funnelSteps, funnelDetail] =
+    await Promise.allSettled([
+      answer(api.GET('/stats/overview', { params: { query: { tz: view.tz } } })),
+      answer(api.GET('/stats/live')),
+      by
+        ? answer(api.GET('/stats/dau', { params: { query: { ...filtered, breakdown: by } } })).then(
+            breakdownSeries,
+          )
+        : answer(api.GET('/stats/active-users', { params: { query: filtered } })).then((days) => ({
+            dates: days.map((d) => d.date),
+            series: [
+              { label: 'DAU', values: days.map((d) => d.dau) },
+              { label: 'WAU', values: days.map((d) => d.wau) },
+              { label: 'MAU', values: days.map((d) => d.mau) },
+            ],
+          })),
+      answer(
+        api.GET('/stats/top-events', {
+          params: {
+            query: { ...filtered, limit: TOP_EVENTS_LIMIT, ...(by ? { breakdown: by } : {}) },
+          },
+        }),
+      ),
+      answer(
+        api.GET('/stats/retention-matrix', {
+          params: { query: { ...range, windows: RETENTION_WINDOWS, period: view.period } },
+        }),
+      ),
+      funnelQuery
+        ? answer(api.GET('/stats/funnel', { params: { query: funnelQuery } })).then((f) => f.steps)
+        : Promise.resolve(undefined),
+      funnelQuery && detail
+        ? answer(
+            api.GET('/stats/funnel', {
+              params: { query: { ...funnelQuery, breakdown: detail.by } },
+            }),
+          ).then((f) => ({ ...detail, rows: f.steps }))
+        : Promise.resolve(null),
+    ]);
+  if (!isCurrent()) return 'stale';
+  const results = [overview, live, active, top, retention, funnelSteps, funnelDetail];
+  const failures = results.flatMap((r) =>
     r.status === 'rejected'
       ? [r.reason instanceof ApiError ? r.reason : new ApiError(0, 'error', String(r.reason))]
       : [],
@@ -146,7 +258,8 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
   );
 
   // An outage is told once, by the banner; the panels keep their last numbers meanwhile.
-  const problem = (r: PromiseRejectedResult) => {
+  const problem = (r: PromiseSettledResult<unknown>) => {
+    if (r.status === 'fulfilled') return null;
     const error = r.reason instanceof ApiError ? r.reason : null;
     if (error && (error.status === 503 || error.status === 0)) return null;
     return `Could not load: ${error?.message ?? String(r.reason)}`;
@@ -160,16 +273,30 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
     setText('events-per-second', formatRate(live.value.events_per_second));
     setText('events-last-minute', formatCount(live.value.events_last_minute));
   }
-  if (active.status === 'fulfilled') chart.render(active.value);
-  setPanelError(panels.active, active.status === 'rejected' ? problem(active) : null);
-  if (top.status === 'fulfilled') {
-    renderTopEvents(
-      byId<HTMLTableElement>('top-table').tBodies[0] as HTMLTableSectionElement,
-      top.value,
+  const filterNote = where.length > 0 ? ', filtered' : '';
+  if (active.status === 'fulfilled') {
+    chart.render(active.value.dates, active.value.series);
+    setText(
+      'active-title',
+      by
+        ? `Daily active users by ${by}${filterNote}`
+        : `Active users: daily, weekly, monthly${filterNote}`,
     );
-    byId('top-empty').hidden = top.value.length > 0;
+    const none = active.value.series.every((s) => s.values.every((v) => v === 0));
+    byId('active-empty').hidden = !(none && where.length > 0);
+    byId('active-empty').textContent = 'No events match these filters in this range.';
   }
-  setPanelError(panels.top, top.status === 'rejected' ? problem(top) : null);
+  setPanelError(panels.active, problem(active));
+  if (top.status === 'fulfilled') {
+    renderTopEvents(byId<HTMLTableElement>('top-table'), top.value as TopEvent[], by);
+    setText('top-title', `Top events${by ? ` by ${by}` : ''}${filterNote}`);
+    byId('top-empty').hidden = top.value.length > 0;
+    byId('top-empty').textContent =
+      where.length > 0
+        ? 'No events match these filters in this range.'
+        : 'No events in this range.';
+  }
+  setPanelError(panels.top, problem(top));
   if (retention.status === 'fulfilled') {
     const table = byId<HTMLTableElement>('retention-table');
     renderRetention(
@@ -179,9 +306,15 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
       RETENTION_WINDOWS,
     );
   }
-  setPanelError(panels.retention, retention.status === 'rejected' ? problem(retention) : null);
+  setPanelError(panels.retention, problem(retention));
+  if (funnelSteps.status === 'fulfilled' && funnelDetail.status === 'fulfilled') {
+    funnel.render(funnelSteps.value, funnelDetail.value);
+  } else funnel.failed();
+  setPanelError(funnel.panel, problem(funnelSteps) ?? problem(funnelDetail));
 
-  if (top.status === 'fulfilled') await showEmptyState(top.value.length === 0, view.tz, isCurrent);
+  if (top.status === 'fulfilled' && where.length === 0) {
+    await showEmptyState(top.value.length === 0, view.tz, isCurrent);
+  }
   return 'ok';
 }
 
@@ -290,6 +423,17 @@ async function refresh(): Promise<void> {
     }
     status.textContent = 'Updating…';
     main.setAttribute('aria-busy', 'true');
+    showUserPage(state.user !== null);
+    if (state.user !== null) {
+      // A user's page is a record, not a live chart: it loads once, "Load more" goes on.
+      const shown = await userPage.show(project.slug, state.user, view.tz);
+      if (!isCurrent()) return;
+      main.setAttribute('aria-busy', 'false');
+      document.body.classList.remove('loading');
+      status.textContent = `${project.name}: user ${state.user}`;
+      if (shown !== 'ok') await askForKey(shown);
+      return;
+    }
     outcome = await load(view, isCurrent);
     if (outcome === 'stale' || !isCurrent()) return;
     if (outcome === 'ok') {
@@ -384,6 +528,32 @@ function showControls(project: Project): void {
   }
 }
 
+/** The user page instead of the dashboard's panels, or back. */
+function showUserPage(on: boolean): void {
+  if (on) {
+    for (const id of ['explore-bar', 'headline', 'panels', 'empty']) byId(id).hidden = true;
+    byId('user-page').hidden = false;
+    byId<HTMLAnchorElement>('user-back').href =
+      `${location.pathname}${viewSearch({ ...state, user: null }, location.search)}`;
+  } else if (!byId('user-page').hidden) {
+    userPage.hide();
+    for (const id of ['explore-bar', 'headline', 'panels']) byId(id).hidden = false;
+  }
+}
+
+let searchTimer: number | undefined;
+
+/** Suggestions for the user box: the ids starting with what was typed. */
+async function suggestUsers(prefix: string): Promise<void> {
+  const found = await answer(api.GET('/users', { params: { query: { prefix, limit: 10 } } })).catch(
+    () => ({ users: [] }),
+  );
+  if (byId<HTMLInputElement>('user-query').value.trim() !== prefix) return;
+  byId('user-suggestions').replaceChildren(
+    ...found.users.map((u) => new Option(u.user_id, u.user_id)),
+  );
+}
+
 /** A user's change: a new history entry, then the new view. */
 function change(next: ViewState): void {
   state = next;
@@ -423,6 +593,21 @@ function setUpControls(): void {
     void refresh();
   });
   byId('controls').addEventListener('submit', (event) => event.preventDefault());
+  const query = byId<HTMLInputElement>('user-query');
+  query.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    const prefix = query.value.trim();
+    if (prefix) searchTimer = window.setTimeout(() => void suggestUsers(prefix), 200);
+  });
+  byId('user-search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const user = query.value.trim();
+    if (user) change({ ...state, user });
+  });
+  byId('user-back').addEventListener('click', (event) => {
+    event.preventDefault();
+    change({ ...state, user: null });
+  });
   byId('banner-key').addEventListener('click', () => {
     askedForKey = false;
     void refresh();

@@ -15,6 +15,9 @@ export type Period = RetentionMatrix['period'];
 export type Overview = Schemas['OverviewResponse'];
 export type Live = Schemas['LiveResponse'];
 export type Project = Schemas['ProjectView'];
+export type DauDay = Schemas['DauDay'];
+export type FunnelStep = Schemas['FunnelStep'];
+export type Property = Schemas['PropertiesResponse']['keys'][number];
 
 const KEY_STORAGE = 'events-analytics.read-key';
 
