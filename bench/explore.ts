@@ -1,6 +1,9 @@
 /**
- * Exploration queries (src/stats/funnel.ts, filtered-dau.ts, filtered-top-events.ts, ...)
- * on generated data with funnels and per-user properties (gen:csv --funnels), against the
+ * The exploration routes (GET /stats/funnel, /stats/dau?where=, /stats/top-events?breakdown=,
+ * ...; src/stats/funnel.ts, filtered-dau.ts, ...), asked through HTTP (app.inject on the app
+ * as the server builds it, with its work pools: the raw-event gate, RAW_STATS_CONCURRENCY 1,
+ * no parallel workers) on generated data with funnels and per-user properties
+ * (gen:csv --funnels), against the
  * same questions written as straightforward SQL over a plain events table with the seed's
  * indexes (uuid primary key; btree on event_type, user_id, occurred_at), measured in the
  * same run, answers checked to be identical.
@@ -8,27 +11,25 @@
  *   npm run bench:explore -- [--rows 1000000,10000000] [--runs 5] [--sql-runs 3 (1 from 5M)]
  *                            [--tz Europe/Kyiv] [--explain yes] [--extras no]
  *
- * Each size is loaded once into database explore_bench_<rows> (both tables, same rows,
- * project 1) and reused by later runs. The events table has the shape migration 0007 gives
- * it (test/helpers/schema-0007.ts, a shim until 0007 is on main) and the index exploration
- * adds. Range: 30 days from 2025-10-01 (all of the data; holds Kyiv's DST change).
+ * Each size is loaded once into database explore_api_bench_<rows> (migrated: the `default`
+ * project's partitioned events, their dedup rows and users; plain_events beside them, same
+ * rows) and reused by later runs. Range: 30 days from 2025-10-01 (all of the data; holds
+ * Kyiv's DST change).
  */
 
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { Writable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
-import type { Kysely } from 'kysely';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { migrateToLatest } from '../src/db/migrator.js';
 import { createKysely, createPool } from '../src/db/pool.js';
-import type { Database } from '../src/db/schema.js';
-import { filteredActiveUsers } from '../src/stats/filtered-active-users.js';
-import { breakdownDau, filteredDau } from '../src/stats/filtered-dau.js';
-import { breakdownTopEvents, filteredTopEvents } from '../src/stats/filtered-top-events.js';
-import { breakdownFunnel, funnel } from '../src/stats/funnel.js';
-import { topProperties } from '../src/stats/properties.js';
-import { getUser, userEvents } from '../src/stats/users.js';
+import { closeWorkPools, createWorkPools } from '../src/db/work-pools.js';
+import type { Funnel } from '../src/stats/funnel.js';
 import { parseZone } from '../src/stats/zone.js';
-import { createSchema0007, refreshUsers } from '../test/helpers/schema-0007.js';
 import { generate } from '../tools/gen-csv.js';
 import { benchServer, databaseUrl, flag, median, table, withClient } from './lib.js';
 
@@ -47,7 +48,7 @@ const SCALAR = `('string', 'number', 'boolean')`;
 const server = await benchServer();
 
 async function load(rows: number): Promise<string> {
-  const name = `explore_bench_${rows}`;
+  const name = `explore_api_bench_${rows}`;
   const url = databaseUrl(server.adminUrl, name);
   const loaded = await withClient(server.adminUrl, async (c) => {
     const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -76,6 +77,9 @@ async function load(rows: number): Promise<string> {
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${name}`);
   });
+  const migrator = createKysely(createPool(url, { max: 1 }));
+  await migrateToLatest(migrator);
+  await migrator.destroy();
   const { createReadStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
   const { from: copyFrom } = await import('pg-copy-streams');
@@ -96,11 +100,16 @@ async function load(rows: number): Promise<string> {
         ) as unknown as NodeJS.WritableStream,
       ),
     );
-    await createSchema0007(c);
-    await step('events (0007 shape, its indexes)', () =>
-      c.query(`INSERT INTO events SELECT ${PROJECT}, 1, event_id, occurred_at, user_id, event_type,
-        properties, now() FROM csv_events`),
-    );
+    await step('events (partitions, dedup rows, indexes)', async () => {
+      await c.query(
+        'SELECT analytics.create_event_partitions(min(occurred_at), max(occurred_at)) FROM csv_events',
+      );
+      await c.query(`INSERT INTO events (project_id, source, event_id, occurred_at, user_id,
+        event_type, properties) SELECT ${PROJECT}, 1, event_id, occurred_at, user_id, event_type,
+        properties FROM csv_events`);
+      await c.query(`INSERT INTO event_ids (project_id, source, event_id, occurred_at)
+        SELECT ${PROJECT}, 1, event_id, occurred_at FROM csv_events`);
+    });
     await step('plain_events (seed shape and indexes)', async () => {
       await c.query(`CREATE TABLE plain_events (event_id uuid PRIMARY KEY, occurred_at timestamptz NOT NULL,
         user_id text NOT NULL, event_type text NOT NULL, properties jsonb NOT NULL DEFAULT '{}',
@@ -111,7 +120,10 @@ async function load(rows: number): Promise<string> {
       await c.query('CREATE INDEX ON plain_events (user_id)');
       await c.query('CREATE INDEX ON plain_events (occurred_at)');
     });
-    await step('users', () => refreshUsers(c));
+    await step('users', () =>
+      c.query(`INSERT INTO users (project_id, user_id, first_seen_at, last_seen_at)
+        SELECT ${PROJECT}, user_id, min(occurred_at), max(occurred_at) FROM csv_events GROUP BY user_id`),
+    );
     await c.query('DROP TABLE csv_events');
     await step('VACUUM ANALYZE', () => c.query('VACUUM ANALYZE'));
     await c.query(`CREATE TABLE bench_dataset AS SELECT ${rows} AS rows`);
@@ -173,9 +185,10 @@ const topBreakdownSql = `
 interface Case {
   name: string;
   target: boolean;
-  ours: (db: Kysely<Database>) => Promise<unknown>;
+  /** The route asked (GET, the `default` project), or several asked one after the other. */
+  urls: string[];
   sql?: { text: string; params: unknown[] };
-  /** Our answer and the SQL rows in the shape compared. */
+  /** The route's answer and the SQL rows in the shape compared. */
   shape?: (ours: unknown) => unknown;
   sqlShape?: (rows: Record<string, unknown>[]) => unknown;
 }
@@ -184,18 +197,19 @@ const byTypeAndValue = (rows: Record<string, unknown>[]) =>
   rows.map((r) => `${r.event_type}|${r.breakdown}|${r.count}|${r.unique_users}`).sort();
 
 function cases(): Case[] {
-  const filters = [{ key: 'platform', value: 'ios' }];
+  const range = `from=${RANGE.from}&to=${RANGE.to}&tz=${encodeURIComponent(zone.name)}`;
+  const funnel = `/stats/funnel?steps=${STEPS.join(',')}&window=${WINDOW_SECONDS / 86_400}d&${range}`;
   return [
     {
       name: 'funnel signup → activate → purchase, 7d',
       target: true,
-      ours: (db) => funnel(db, PROJECT, RANGE, zone, STEPS, WINDOW_SECONDS, []),
+      urls: [funnel],
       sql: {
         text: funnelSql,
         params: [...STEPS, WINDOW_SECONDS, zone.name, RANGE.from, RANGE.to],
       },
       shape: (f) => {
-        const steps = (f as Awaited<ReturnType<typeof funnel>>).steps;
+        const steps = (f as Funnel).steps;
         return [
           steps.map((s) => s.users),
           steps.slice(1).map((s) => s.median_seconds_from_previous),
@@ -209,7 +223,7 @@ function cases(): Case[] {
     {
       name: 'DAU where=platform:ios',
       target: true,
-      ours: (db) => filteredDau(db, PROJECT, RANGE, zone, filters),
+      urls: [`/stats/dau?${range}&where=platform:ios`],
       sql: { text: dauSql, params: [RANGE.from, RANGE.to, zone.name, 'platform', 'ios'] },
       shape: (rows) => rows,
       sqlShape: (rows) => rows,
@@ -217,56 +231,46 @@ function cases(): Case[] {
     {
       name: 'top events breakdown=country',
       target: true,
-      ours: (db) =>
-        breakdownTopEvents(db, PROJECT, RANGE, zone, [], 10, { key: 'country', limit: 10 }),
+      urls: [`/stats/top-events?${range}&breakdown=country`],
       sql: { text: topBreakdownSql, params: [RANGE.from, RANGE.to, zone.name, 'country'] },
       shape: (rows) => byTypeAndValue(rows as Record<string, unknown>[]),
       sqlShape: byTypeAndValue,
     },
-    {
-      name: 'funnel breakdown=platform',
-      target: false,
-      ours: (db) =>
-        breakdownFunnel(db, PROJECT, RANGE, zone, STEPS, WINDOW_SECONDS, [], {
-          key: 'platform',
-          limit: 10,
-        }),
-    },
-    {
-      name: 'funnel where=plan:pro',
-      target: false,
-      ours: (db) =>
-        funnel(db, PROJECT, RANGE, zone, STEPS, WINDOW_SECONDS, [{ key: 'plan', value: 'pro' }]),
-    },
+    { name: 'funnel breakdown=platform', target: false, urls: [`${funnel}&breakdown=platform`] },
+    { name: 'funnel where=plan:pro', target: false, urls: [`${funnel}&where=plan:pro`] },
     {
       name: 'DAU breakdown=country',
       target: false,
-      ours: (db) => breakdownDau(db, PROJECT, RANGE, zone, [], { key: 'country', limit: 10 }),
+      urls: [`/stats/dau?${range}&breakdown=country`],
     },
     {
       name: 'top events where=platform:ios',
       target: false,
-      ours: (db) => filteredTopEvents(db, PROJECT, RANGE, zone, filters, 10),
+      urls: [`/stats/top-events?${range}&where=platform:ios`],
     },
     {
       name: 'active users where=platform:ios',
       target: false,
-      ours: (db) => filteredActiveUsers(db, PROJECT, RANGE, zone, filters),
+      urls: [`/stats/active-users?${range}&where=platform:ios`],
     },
-    {
-      name: 'properties (all types)',
-      target: false,
-      ours: (db) => topProperties(db, PROJECT, RANGE, zone),
-    },
+    { name: 'properties (all types)', target: false, urls: [`/stats/properties?${range}`] },
     {
       name: 'user profile + first page of events',
       target: false,
-      ours: async (db) => [
-        await getUser(db, PROJECT, 'user_7'),
-        await userEvents(db, PROJECT, 'user_7'),
-      ],
+      urls: ['/users/user_7', '/users/user_7/events'],
     },
   ];
+}
+
+/** The answer of each URL in turn (the last one's is returned); anything but a 200 stops the bench. */
+async function ask(app: FastifyInstance, urls: string[]): Promise<unknown> {
+  let answer: unknown;
+  for (const url of urls) {
+    const res = await app.inject(url);
+    if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
+    answer = res.json();
+  }
+  return answer;
 }
 
 async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -284,13 +288,25 @@ const report: string[] = [];
 for (const rows of sizes) {
   const url = await load(rows);
   const pool = createPool(url, { max: 4 });
-  const db = createKysely(pool);
+  // The app as the server builds it: its own pools per class of work (the raw-event gate,
+  // one raw query at a time on a connection without parallel workers, by default).
+  const config = loadConfig({});
+  const db = createKysely(createPool(url, { max: 10 }));
+  const work = createWorkPools(url, config, { statementTimeoutMs: config.statementTimeoutMs });
+  const app = await buildApp({
+    config,
+    db,
+    pool,
+    work,
+    logStream: new Writable({ write: (_chunk, _encoding, done) => done() }),
+  });
+  await app.ready();
   const sqlRuns = Number(flag('sql-runs', rows >= 5_000_000 ? '1' : '3'));
   const stored = (await pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
   const out: (string | number)[][] = [];
   const [loadBefore = 0] = loadavg();
   for (const c of cases().filter((x) => extras || x.target)) {
-    await c.ours(db); // warm the cache
+    await ask(app, c.urls); // warm the cache
     // The module's and the SQL's runs alternate, so both see the same load on a shared machine.
     const ours: number[] = [];
     const sqlTimes: number[] = [];
@@ -298,7 +314,7 @@ for (const rows of sizes) {
     let sqlRows: Record<string, unknown>[] = [];
     for (let i = 0; i < Math.max(runs, c.sql ? sqlRuns : 0); i++) {
       if (i < runs) {
-        const t = await timed(() => c.ours(db));
+        const t = await timed(() => ask(app, c.urls));
         ours.push(t.ms);
         answer = t.value;
       }
@@ -331,11 +347,14 @@ for (const rows of sizes) {
   }
   report.unshift(
     `## ${rows.toLocaleString('en')} rows requested, ${stored.toLocaleString('en')} stored; ${RANGE.from}..${RANGE.to} in ${zone.name}; medians of ${runs} runs (SQL: ${sqlRuns}, alternating); ${server.describe}; 1-minute load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after (2 cores)\n\n${table(
-      ['question', 'module ms', 'straightforward SQL ms', 'SQL / module', 'same answer'],
+      ['question', 'route ms (HTTP)', 'straightforward SQL ms', 'SQL / route', 'same answer'],
       out,
     )}`,
   );
+  await app.close();
+  await closeWorkPools(work);
   await db.destroy();
+  await pool.end();
 }
 process.stdout.write(`${report.join('\n\n')}\n`);
 await server.stop();

@@ -185,6 +185,15 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
+      // Active users cannot be broken down (their windows span values): say so rather than
+      // answer the question without the breakdown.
+      for (const field of ['breakdown', 'breakdown_limit']) {
+        if ((request.query as Record<string, unknown>)[field] !== undefined) {
+          throw validationError(`/stats/active-users takes no ${field}`, [
+            { field, message: 'breakdowns are on /stats/dau, /stats/top-events and /stats/funnel' },
+          ]);
+        }
+      }
       const s = await scope(request, request.query.tz);
       const { project, zone } = s;
       const filters = parseFilters(request.query.where);

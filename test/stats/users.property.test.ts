@@ -4,13 +4,21 @@ import { ApiError } from '../../src/errors.js';
 import { getUser, searchUsers, userEvents } from '../../src/stats/users.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { byteCompare } from '../helpers/explore-oracle.js';
-import { createSchema0007, refreshUsers } from '../helpers/schema-0007.js';
+import { emptyRawEvents, insertRawEvents } from '../helpers/raw-events.js';
+import { createProjectRow } from '../helpers/summaries.js';
 
 let database: TestDatabase;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ migrated: false });
-  await createSchema0007(database.pool);
+  database = await createTestDatabase();
+  // Project 1 is `default`; the rows name projects 1 and 2 (and 3 for one test).
+  for (const [slug, id] of [
+    ['other', 2],
+    ['third', 3],
+  ] as const) {
+    if ((await createProjectRow(database.pool, slug)) !== id)
+      throw new Error(`expected project ${id}`);
+  }
 });
 afterAll(async () => {
   await database.close();
@@ -54,13 +62,7 @@ const arbRow: fc.Arbitrary<Row> = fc.record({
 });
 
 async function insert(rows: Row[]) {
-  for (const r of rows) {
-    await database.pool.query(
-      `INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7, now()) ON CONFLICT DO NOTHING`,
-      [r.project_id, r.source, r.event_id, r.occurred_at, r.user_id, r.event_type, r.properties],
-    );
-  }
-  await refreshUsers(database.pool);
+  await insertRawEvents(database.pool, rows);
 }
 
 /** The newest-first order the timeline promises: occurred_at, source, event_id, descending. */
@@ -97,7 +99,7 @@ describe('user look-ups equal the stored rows', () => {
         fc.constantFrom(1, 2),
         fc.constantFrom('u1', 'u2', 'u%', 'u_', 'nobody'),
         async (before, during, pageSize, project, user) => {
-          await database.pool.query('TRUNCATE events, users');
+          await emptyRawEvents(database.pool);
           await insert(before);
           const kept = firstCopies(before).filter(
             (r) => r.project_id === project && r.user_id === user,
@@ -180,11 +182,11 @@ describe('user look-ups equal the stored rows', () => {
   });
 
   it('keeps every digit of stored numbers', async () => {
-    await database.pool.query('TRUNCATE events, users');
+    await emptyRawEvents(database.pool);
     const text = '{"n": 9007199254740993, "x": 0.1000000000000000055511151231257827, "e": 1e400}';
     await insert([
       {
-        project_id: 7,
+        project_id: 3,
         source: 0,
         event_id: ID_POOL[0] as string,
         occurred_at: INSTANTS[0] as string,
@@ -193,7 +195,7 @@ describe('user look-ups equal the stored rows', () => {
         properties: text,
       },
     ]);
-    const page = await userEvents(database.db, 7, 'big');
+    const page = await userEvents(database.db, 3, 'big');
     expect(page.events[0]?.properties_json).toContain('9007199254740993');
     expect(page.events[0]?.properties_json).toBe(await jsonbText(text));
     expect(page.events[0]?.occurred_at).toBe(INSTANTS[0]);
