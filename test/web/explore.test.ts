@@ -1,6 +1,9 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // The page.evaluate callbacks run in the browser.
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -415,6 +418,27 @@ describe.runIf(browserTestsEnabled)('exploring on the dashboard', { timeout: 90_
     expect(await page.locator('#user-page').isHidden()).toBe(true);
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+
+  it('is drawn without errors (screenshots in docs/ with UPDATE_SCREENSHOTS=1)', async () => {
+    const dir = process.env.UPDATE_SCREENSHOTS
+      ? path.resolve('docs')
+      : path.join(tmpdir(), 'dashboard-screenshots');
+    await mkdir(dir, { recursive: true });
+    const views = {
+      'dashboard-explore.png':
+        '?where=plan:pro&breakdown=platform&steps=signup,activate,purchase&step=2&step_by=platform&refresh=600',
+      'dashboard-user.png': `?user=${TIMELINE_USER}&refresh=600`,
+    };
+    for (const [file, search] of Object.entries(views)) {
+      const { page, errors } = await open(search);
+      await page.waitForSelector(
+        file === 'dashboard-user.png' ? '#timeline li' : '#funnel-detail:not([hidden])',
+      );
+      await page.screenshot({ path: path.join(dir, file), fullPage: true });
+      expect(errors).toEqual([]);
+      await page.context().close();
+    }
   });
 
   it('says so when there is nothing to show', async () => {

@@ -250,7 +250,11 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
   // 401: no key or an unknown one; 403: a key without the read scope.
   const denied = failures.find((f) => f.status === 401 || f.status === 403);
   if (denied) return denied.status === 403 ? 403 : 401;
-  const unavailable = failures.find((f) => f.status === 503 || f.status === 0);
+  // A 503 `busy` or `query_timeout` is one question refused while the server is loaded
+  // (raw-event queries take turns), not an outage: its panel says so.
+  const outage = (f: ApiError) =>
+    (f.status === 503 && f.code !== 'busy' && f.code !== 'query_timeout') || f.status === 0;
+  const unavailable = failures.find(outage);
   showBanner(
     unavailable
       ? `${unavailable.status === 503 ? 'The database is unavailable' : 'The server cannot be reached'}; retrying every ${interval / 1000} s.`
@@ -261,7 +265,10 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
   const problem = (r: PromiseSettledResult<unknown>) => {
     if (r.status === 'fulfilled') return null;
     const error = r.reason instanceof ApiError ? r.reason : null;
-    if (error && (error.status === 503 || error.status === 0)) return null;
+    if (error && outage(error)) return null;
+    if (error?.status === 503) {
+      return `The server is busy with other questions: retrying in ${interval / 1000} s.`;
+    }
     return `Could not load: ${error?.message ?? String(r.reason)}`;
   };
 
@@ -349,6 +356,7 @@ async function showEmptyState(
   byId('empty').hidden = !fresh;
   byId('panels').hidden = fresh;
   byId('headline').hidden = fresh;
+  byId('explore-bar').hidden = fresh;
 }
 
 let generation = 0;

@@ -43,6 +43,7 @@ export class UserPage {
     this.tz = tz;
     this.cursor = null;
     byId('user-id').textContent = userId;
+    byId('timeline-title').textContent = `Timeline, newest first (times in ${tz})`;
     byId('user-note').textContent = 'Loading…';
     byId('user-note').hidden = false;
     byId('user-profile').hidden = true;
