@@ -10,6 +10,7 @@
  *
  *   npm run bench:explore -- [--rows 1000000,10000000] [--runs 5] [--sql-runs 3 (1 from 5M)]
  *                            [--tz Europe/Kyiv] [--explain yes] [--extras no]
+ *                            [--pools server,parallel]
  *
  * Each size is loaded once into database explore_api_bench_<rows> (migrated: the `default`
  * project's partitioned events, their dedup rows and users; plain_events beside them, same
@@ -284,75 +285,108 @@ async function explainPlan(pool: pg.Pool, text: string, params: unknown[]): Prom
   return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
-const report: string[] = [];
-for (const rows of sizes) {
-  const url = await load(rows);
-  const pool = createPool(url, { max: 4 });
-  // The app as the server builds it: its own pools per class of work (the raw-event gate,
-  // one raw query at a time on a connection without parallel workers, by default).
-  const config = loadConfig({});
-  const db = createKysely(createPool(url, { max: 10 }));
-  const work = createWorkPools(url, config, { statementTimeoutMs: config.statementTimeoutMs });
+/**
+ * How the app reaches the raw events: `server`, its work pools as server.ts opens them (the
+ * raw-read pool without parallel workers, one query at a time); `parallel`, raw reads on a
+ * pool whose queries may use parallel workers (what the engine was tuned with). The
+ * statement timeout is off (STATEMENT_TIMEOUT_MS=0): slow runs are measured, not cut.
+ */
+const VARIANTS = {
+  server: "the server's raw-read pool (no parallel workers)",
+  parallel: 'a pool with parallel workers',
+} as const;
+type Variant = keyof typeof VARIANTS;
+const variants = flag('pools', 'server,parallel').split(',') as Variant[];
+for (const v of variants) if (!(v in VARIANTS)) throw new Error(`--pools: unknown ${v}`);
+
+async function appFor(
+  url: string,
+  db: ReturnType<typeof createKysely>,
+  pool: pg.Pool,
+  variant: Variant,
+): Promise<{ app: FastifyInstance; close: () => Promise<void> }> {
+  const config = loadConfig({ STATEMENT_TIMEOUT_MS: '0' });
+  const work = createWorkPools(url, config);
+  const parallel = variant === 'parallel' ? createKysely(createPool(url, { max: 1 })) : undefined;
   const app = await buildApp({
     config,
     db,
     pool,
-    work,
+    work: parallel ? { ...work, rawReads: parallel } : work,
     logStream: new Writable({ write: (_chunk, _encoding, done) => done() }),
   });
   await app.ready();
+  return {
+    app,
+    close: async () => {
+      await app.close();
+      await closeWorkPools(work);
+      await parallel?.destroy();
+    },
+  };
+}
+
+const report: string[] = [];
+for (const rows of sizes) {
+  const url = await load(rows);
+  const pool = createPool(url, { max: 4 });
+  const db = createKysely(createPool(url, { max: 10 }));
   const sqlRuns = Number(flag('sql-runs', rows >= 5_000_000 ? '1' : '3'));
   const stored = (await pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
-  const out: (string | number)[][] = [];
-  const [loadBefore = 0] = loadavg();
-  for (const c of cases().filter((x) => extras || x.target)) {
-    await ask(app, c.urls); // warm the cache
-    // The module's and the SQL's runs alternate, so both see the same load on a shared machine.
-    const ours: number[] = [];
-    const sqlTimes: number[] = [];
-    let answer: unknown;
-    let sqlRows: Record<string, unknown>[] = [];
-    for (let i = 0; i < Math.max(runs, c.sql ? sqlRuns : 0); i++) {
-      if (i < runs) {
-        const t = await timed(() => ask(app, c.urls));
-        ours.push(t.ms);
-        answer = t.value;
+  for (const variant of variants) {
+    const { app, close } = await appFor(url, db, pool, variant);
+    const out: (string | number)[][] = [];
+    const [loadBefore = 0] = loadavg();
+    for (const c of cases().filter((x) => extras || x.target)) {
+      await ask(app, c.urls); // warm the cache
+      // The route's and the SQL's runs alternate, so both see the same load on a shared machine.
+      const ours: number[] = [];
+      const sqlTimes: number[] = [];
+      let answer: unknown;
+      let sqlRows: Record<string, unknown>[] = [];
+      for (let i = 0; i < Math.max(runs, c.sql ? sqlRuns : 0); i++) {
+        if (i < runs) {
+          const t = await timed(() => ask(app, c.urls));
+          ours.push(t.ms);
+          answer = t.value;
+        }
+        if (c.sql && i < sqlRuns) {
+          const t = await timed(() => pool.query(c.sql?.text ?? '', c.sql?.params));
+          sqlTimes.push(t.ms);
+          sqlRows = t.value.rows;
+        }
       }
-      if (c.sql && i < sqlRuns) {
-        const t = await timed(() => pool.query(c.sql?.text ?? '', c.sql?.params));
-        sqlTimes.push(t.ms);
-        sqlRows = t.value.rows;
+      let sqlMedian = '';
+      let ratio = '';
+      let same = '';
+      if (c.sql) {
+        const equal = isDeepStrictEqual(c.shape?.(answer), c.sqlShape?.(sqlRows));
+        if (!equal) {
+          process.stderr.write(
+            `MISMATCH in ${c.name}:\n${JSON.stringify(c.shape?.(answer))}\n${JSON.stringify(c.sqlShape?.(sqlRows))}\n`,
+          );
+        }
+        same = equal ? 'yes' : 'NO';
+        sqlMedian = median(sqlTimes).toFixed(0);
+        ratio = `${(median(sqlTimes) / median(ours)).toFixed(1)}x`;
+        if (explain)
+          report.push(
+            `### ${c.name}, straightforward SQL, ${rows} rows\n\n\`\`\`\n${await explainPlan(pool, c.sql.text, c.sql.params)}\n\`\`\``,
+          );
       }
+      out.push([c.name, median(ours).toFixed(0), sqlMedian, ratio, same]);
+      process.stderr.write(
+        `${rows} ${variant} ${c.name}: ${median(ours).toFixed(0)} ms (sql ${sqlMedian})\n`,
+      );
     }
-    let sqlMedian = '';
-    let ratio = '';
-    let same = '';
-    if (c.sql) {
-      const equal = isDeepStrictEqual(c.shape?.(answer), c.sqlShape?.(sqlRows));
-      if (!equal) {
-        process.stderr.write(
-          `MISMATCH in ${c.name}:\n${JSON.stringify(c.shape?.(answer))}\n${JSON.stringify(c.sqlShape?.(sqlRows))}\n`,
-        );
-      }
-      same = equal ? 'yes' : 'NO';
-      sqlMedian = median(sqlTimes).toFixed(0);
-      ratio = `${(median(sqlTimes) / median(ours)).toFixed(1)}x`;
-      if (explain)
-        report.push(
-          `### ${c.name}, straightforward SQL, ${rows} rows\n\n\`\`\`\n${await explainPlan(pool, c.sql.text, c.sql.params)}\n\`\`\``,
-        );
-    }
-    out.push([c.name, median(ours).toFixed(0), sqlMedian, ratio, same]);
-    process.stderr.write(`${rows} ${c.name}: ${median(ours).toFixed(0)} ms (sql ${sqlMedian})\n`);
+    report.unshift(
+      `## ${rows.toLocaleString('en')} rows requested; raw reads: ${VARIANTS[variant]}, ${stored.toLocaleString('en')} stored; ${RANGE.from}..${RANGE.to} in ${zone.name}; medians of ${runs} runs (SQL: ${sqlRuns}, alternating); ${server.describe}; 1-minute load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after (2 cores)\n\n${table(
+        ['question', 'route ms (HTTP)', 'straightforward SQL ms', 'SQL / route', 'same answer'],
+        out,
+      )}`,
+    );
+    await close();
   }
-  report.unshift(
-    `## ${rows.toLocaleString('en')} rows requested, ${stored.toLocaleString('en')} stored; ${RANGE.from}..${RANGE.to} in ${zone.name}; medians of ${runs} runs (SQL: ${sqlRuns}, alternating); ${server.describe}; 1-minute load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after (2 cores)\n\n${table(
-      ['question', 'route ms (HTTP)', 'straightforward SQL ms', 'SQL / route', 'same answer'],
-      out,
-    )}`,
-  );
-  await app.close();
-  await closeWorkPools(work);
   await db.destroy();
   await pool.end();
 }

@@ -78,7 +78,9 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         summary: 'Daily active users',
         description:
           'Distinct user_id with at least one event per calendar day (in `tz`), for every day ' +
-          'from `from` to `to` inclusive.',
+          'from `from` to `to` inclusive. With `where` only matching events count; with ' +
+          '`breakdown` each day has a row per breakdown value (rank order). Filtered or broken-down ' +
+          'questions read raw events of the range (at most 366 days).',
         querystring: DauQuery,
         response: { 200: DauResponse, ...errors },
       },
@@ -111,7 +113,11 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         tags: ['stats'],
         operationId: 'getTopEvents',
         summary: 'Most frequent event types',
-        description: 'Event types by number of events in the inclusive range, with distinct users.',
+        description:
+          'Event types by number of events in the inclusive range, with distinct users. With ' +
+          '`where` only matching events count; with `breakdown` each type is followed by a row ' +
+          'per breakdown value that has events of it. Filtered or broken-down questions read raw ' +
+          'events of the range (at most 366 days).',
         querystring: TopEventsQuery,
         response: { 200: TopEventsResponse, ...errors },
       },
@@ -179,7 +185,8 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         description:
           'For every day from `from` to `to` inclusive (in `tz`): distinct users active that day ' +
           `(dau), in the 7 days ending that day (wau) and in the 30 days ending that day (mau). ` +
-          `At most ${ACTIVE_USERS_MAX_DAYS} days.`,
+          `At most ${ACTIVE_USERS_MAX_DAYS} days. With \`where\` only matching events count ` +
+          '(read from raw events); no breakdown.',
         querystring: ActiveUsersQuery,
         response: { 200: ActiveUsersResponse, ...errors },
       },

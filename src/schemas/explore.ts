@@ -204,6 +204,7 @@ export const UserEventsResponse = Type.Object(
 
 export const UserSearchQuery = Type.Object({
   prefix: Type.String({
+    default: '',
     maxLength: 256,
     description: 'Start of the user_id, case-sensitive (empty: every user)',
     examples: ['u'],

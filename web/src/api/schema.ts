@@ -579,7 +579,7 @@ export interface paths {
         };
         /**
          * Daily active users
-         * @description Distinct user_id with at least one event per calendar day (in `tz`), for every day from `from` to `to` inclusive.
+         * @description Distinct user_id with at least one event per calendar day (in `tz`), for every day from `from` to `to` inclusive. With `where` only matching events count; with `breakdown` each day has a row per breakdown value (rank order). Filtered or broken-down questions read raw events of the range (at most 366 days).
          */
         get: operations["getDailyActiveUsers"];
         put?: never;
@@ -599,7 +599,7 @@ export interface paths {
         };
         /**
          * Most frequent event types
-         * @description Event types by number of events in the inclusive range, with distinct users.
+         * @description Event types by number of events in the inclusive range, with distinct users. With `where` only matching events count; with `breakdown` each type is followed by a row per breakdown value that has events of it. Filtered or broken-down questions read raw events of the range (at most 366 days).
          */
         get: operations["getTopEvents"];
         put?: never;
@@ -639,7 +639,7 @@ export interface paths {
         };
         /**
          * Daily, weekly and monthly active users
-         * @description For every day from `from` to `to` inclusive (in `tz`): distinct users active that day (dau), in the 7 days ending that day (wau) and in the 30 days ending that day (mau). At most 366 days.
+         * @description For every day from `from` to `to` inclusive (in `tz`): distinct users active that day (dau), in the 7 days ending that day (wau) and in the 30 days ending that day (mau). At most 366 days. With `where` only matching events count (read from raw events); no breakdown.
          */
         get: operations["getActiveUsers"];
         put?: never;
@@ -5140,12 +5140,12 @@ export interface operations {
     };
     searchUsers: {
         parameters: {
-            query: {
+            query?: {
                 /**
                  * @description Start of the user_id, case-sensitive (empty: every user)
                  * @example u
                  */
-                prefix: string;
+                prefix?: string;
                 limit?: number;
                 project?: components["schemas"]["ProjectParam"];
             };
