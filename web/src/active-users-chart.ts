@@ -1,12 +1,31 @@
 import uPlot from 'uplot';
 import { dayToSeconds } from './dates.js';
 import { element } from './dom.js';
-import { formatCount } from './format.js';
+import { formatCount, groupLabel } from './format.js';
 
 /** One line: DAU, WAU, MAU, or the DAU of one breakdown value. */
 export interface Series {
   label: string;
   values: number[];
+}
+
+/** The breakdown's days as one line per value (the API's rows: per day, values in rank order). */
+export function breakdownSeries(
+  rows: { date: string; unique_users: number; breakdown?: string | null }[],
+) {
+  const dates = [...new Set(rows.map((r) => r.date))];
+  const index = new Map(dates.map((d, i) => [d, i]));
+  const series = new Map<string, { label: string; values: number[] }>();
+  for (const row of rows) {
+    const label = groupLabel(row.breakdown);
+    let line = series.get(label);
+    if (!line) {
+      line = { label, values: dates.map(() => 0) };
+      series.set(label, line);
+    }
+    line.values[index.get(row.date) ?? 0] = row.unique_users;
+  }
+  return { dates, series: [...series.values()] };
 }
 
 /** Colours for the lines, in order (CSS variables, one scale per colour scheme). */

@@ -28,3 +28,9 @@ export function formatDuration(seconds: number): string {
   const rest = s % 60;
   return rest > 0 ? `${m} min ${rest} s` : `${m} min`;
 }
+
+/** How a breakdown value reads: `null` is "(none)", values past the limit are "Other". */
+export function groupLabel(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '(none)';
+  return value === '$other' ? 'Other' : value;
+}

@@ -1,7 +1,6 @@
 import type { FunnelStep } from './api/client.js';
 import { byId, element } from './dom.js';
-import { formatCount, formatDuration, formatPercent } from './format.js';
-import { groupLabel } from './top-events.js';
+import { formatCount, formatDuration, formatPercent, groupLabel } from './format.js';
 import { FUNNEL_WINDOWS, MAX_STEPS, MIN_STEPS, type ViewState } from './view.js';
 
 type Change = (patch: Partial<ViewState>) => void;

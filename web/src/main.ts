@@ -1,5 +1,5 @@
 import './styles.css';
-import { ActiveUsersChart } from './active-users-chart.js';
+import { ActiveUsersChart, breakdownSeries } from './active-users-chart.js';
 import {
   ApiError,
   answer,
@@ -7,12 +7,12 @@ import {
   forgetReadKey,
   type Period,
   type Project,
-  type Property,
   readKey,
   saveReadKey,
   type TopEvent,
   useProject,
 } from './api/client.js';
+import { Catalog } from './catalog.js';
 import {
   addDays,
   browserTimeZone,
@@ -29,8 +29,8 @@ import { FunnelPanel } from './funnel-panel.js';
 import { KeyDialog } from './key-dialog.js';
 import { refreshMs } from './refresh.js';
 import { renderRetention } from './retention-heatmap.js';
-import { groupLabel, renderTopEvents } from './top-events.js';
-import { UserPage } from './user-page.js';
+import { renderTopEvents } from './top-events.js';
+import { setUpUserSearch, UserPage } from './user-page.js';
 import {
   filterText,
   forOtherProject,
@@ -42,8 +42,6 @@ import {
 
 const RETENTION_WINDOWS = 7;
 const TOP_EVENTS_LIMIT = 10;
-/** Event types offered as funnel steps and filter values: the range's most frequent. */
-const CATALOG_TYPES = 100;
 
 /** A state with its defaults filled in: what the requests ask for. */
 interface View {
@@ -75,17 +73,7 @@ const exploreBar = new ExploreBar((patch) => change({ ...state, ...patch }));
 const funnel = new FunnelPanel((patch) => change({ ...state, ...patch }));
 const userPage = new UserPage();
 
-/**
- * What the view's range offers to explore: property keys with their frequent values
- * (`/stats/properties`) and the event types; fetched again when the project or range changes,
- * not on every refresh.
- */
-let catalog: { key: string; properties: Property[]; types: string[]; problem: string | null } = {
-  key: '',
-  properties: [],
-  types: [],
-  problem: null,
-};
+const catalog = new Catalog();
 const keyDialog = new KeyDialog();
 const interval = refreshMs(location.search);
 
@@ -136,59 +124,18 @@ function setText(id: string, text: string): void {
   byId(id).textContent = text;
 }
 
-async function loadCatalog(view: View, isCurrent: () => boolean): Promise<void> {
-  const key = [view.project.slug, view.from, view.to, view.tz].join('\0');
-  if (catalog.key === key) return;
-  const range = { from: view.from, to: view.to, tz: view.tz };
-  const [properties, types] = await Promise.allSettled([
-    answer(api.GET('/stats/properties', { params: { query: range } })),
-    answer(api.GET('/stats/top-events', { params: { query: { ...range, limit: CATALOG_TYPES } } })),
-  ]);
-  if (!isCurrent()) return;
-  const failed = [properties, types].find((r) => r.status === 'rejected');
-  catalog = {
-    // A failure is tried again on the next refresh.
-    key: failed ? '' : key,
-    properties: properties.status === 'fulfilled' ? properties.value.keys : [],
-    types: types.status === 'fulfilled' ? types.value.map((t) => t.event_type) : [],
-    problem:
-      failed?.status === 'rejected'
-        ? `Properties to filter on could not be loaded: ${failed.reason instanceof ApiError ? failed.reason.message : String(failed.reason)}`
-        : null,
-  };
-}
-
-/** The breakdown's days as one line per value (the API's rows: per day, values in rank order). */
-function breakdownSeries(
-  rows: { date: string; unique_users: number; breakdown?: string | null }[],
-) {
-  const dates = [...new Set(rows.map((r) => r.date))];
-  const index = new Map(dates.map((d, i) => [d, i]));
-  const series = new Map<string, { label: string; values: number[] }>();
-  for (const row of rows) {
-    const label = groupLabel(row.breakdown);
-    let line = series.get(label);
-    if (!line) {
-      line = { label, values: dates.map(() => 0) };
-      series.set(label, line);
-    }
-    line.values[index.get(row.date) ?? 0] = row.unique_users;
-  }
-  return { dates, series: [...series.values()] };
-}
-
 /**
  * Fetches everything the view needs; each panel shows its own answer or its own error.
  * Answers for a view the user has already left (`isCurrent` false) are dropped.
  */
 async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale' | 401 | 403> {
-  await loadCatalog(view, isCurrent);
+  const offered = await catalog.load({ ...view, project: view.project.slug });
   if (!isCurrent()) return 'stale';
-  exploreBar.show(state, catalog.properties, catalog.types, catalog.problem);
+  exploreBar.show(state, offered.properties, offered.types, offered.problem);
   funnel.showControls(
     state,
-    catalog.types,
-    catalog.properties.map((p) => p.key),
+    offered.types,
+    offered.properties.map((p) => p.key),
   );
   const range = { from: view.from, to: view.to, tz: view.tz };
   const where = state.where.map(filterText);
@@ -197,7 +144,7 @@ async function load(view: View, isCurrent: () => boolean): Promise<'ok' | 'stale
   const funnelQuery = FunnelPanel.wanted(state)
     ? { ...filtered, steps: state.steps.join(','), window: state.window }
     : null;
-  const stepBy = state.stepBy ?? catalog.properties[0]?.key ?? null;
+  const stepBy = state.stepBy ?? offered.properties[0]?.key ?? null;
   const detail =
     funnelQuery && state.step !== null && stepBy ? { step: state.step, by: stepBy } : null;
   if (funnelQuery) funnel.loading();
@@ -549,19 +496,6 @@ function showUserPage(on: boolean): void {
   }
 }
 
-let searchTimer: number | undefined;
-
-/** Suggestions for the user box: the ids starting with what was typed. */
-async function suggestUsers(prefix: string): Promise<void> {
-  const found = await answer(api.GET('/users', { params: { query: { prefix, limit: 10 } } })).catch(
-    () => ({ users: [] }),
-  );
-  if (byId<HTMLInputElement>('user-query').value.trim() !== prefix) return;
-  byId('user-suggestions').replaceChildren(
-    ...found.users.map((u) => new Option(u.user_id, u.user_id)),
-  );
-}
-
 /** A user's change: a new history entry, then the new view. */
 function change(next: ViewState): void {
   state = next;
@@ -601,17 +535,7 @@ function setUpControls(): void {
     void refresh();
   });
   byId('controls').addEventListener('submit', (event) => event.preventDefault());
-  const query = byId<HTMLInputElement>('user-query');
-  query.addEventListener('input', () => {
-    clearTimeout(searchTimer);
-    const prefix = query.value.trim();
-    if (prefix) searchTimer = window.setTimeout(() => void suggestUsers(prefix), 200);
-  });
-  byId('user-search').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const user = query.value.trim();
-    if (user) change({ ...state, user });
-  });
+  setUpUserSearch((user) => change({ ...state, user }));
   byId('user-back').addEventListener('click', (event) => {
     event.preventDefault();
     change({ ...state, user: null });

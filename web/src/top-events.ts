@@ -1,12 +1,6 @@
 import type { TopEvent } from './api/client.js';
 import { element } from './dom.js';
-import { formatCount } from './format.js';
-
-/** How a breakdown value reads: `null` is "(none)", values past the limit are "Other". */
-export function groupLabel(value: string | null | undefined): string {
-  if (value === null || value === undefined) return '(none)';
-  return value === '$other' ? 'Other' : value;
-}
+import { formatCount, groupLabel } from './format.js';
 
 /**
  * A table with a bar per row, scaled to the largest count (the numbers are in their own

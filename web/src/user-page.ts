@@ -178,3 +178,28 @@ export class UserPage {
     this.showPage(page[0]);
   }
 }
+
+/** The "Find a user" box: suggestions of the ids starting with what is typed, then `open`. */
+export function setUpUserSearch(open: (userId: string) => void): void {
+  const query = byId<HTMLInputElement>('user-query');
+  let timer: number | undefined;
+  const suggest = async (prefix: string) => {
+    const found = await answer(
+      api.GET('/users', { params: { query: { prefix, limit: 10 } } }),
+    ).catch(() => ({ users: [] }));
+    if (query.value.trim() !== prefix) return; // typed on meanwhile
+    byId('user-suggestions').replaceChildren(
+      ...found.users.map((u) => new Option(u.user_id, u.user_id)),
+    );
+  };
+  query.addEventListener('input', () => {
+    clearTimeout(timer);
+    const prefix = query.value.trim();
+    if (prefix) timer = window.setTimeout(() => void suggest(prefix), 200);
+  });
+  byId('user-search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const user = query.value.trim();
+    if (user) open(user);
+  });
+}
