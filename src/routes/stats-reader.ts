@@ -47,7 +47,7 @@ export class StatsReader {
     this.gate = new ConcurrencyGate({
       ...limits,
       maxWaitMs: RAW_READ_MAX_WAIT_MS,
-      what: 'raw-event queries (/stats without summaries, exploration, user timelines)',
+      what: 'raw-event /stats queries (zones without summaries, filters, breakdowns, funnels) and /users reads',
     });
   }
 

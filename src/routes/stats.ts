@@ -34,7 +34,7 @@ import { breakdownTopEvents, filteredTopEvents } from '../stats/filtered-top-eve
 import { parseBreakdown, parseFilters } from '../stats/filters.js';
 import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
-import { cohortStarts, retentionMatrix } from '../stats/retention-matrix.js';
+import { cohortStarts, isoWeekStart, retentionMatrix } from '../stats/retention-matrix.js';
 import { topEvents } from '../stats/top-events.js';
 import type { Zone } from '../stats/zone.js';
 import type { StatsReader } from './stats-reader.js';
@@ -265,7 +265,9 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
           { field: 'windows', message: `must be at most ${MATRIX_MAX_WEEK_WINDOWS} for weeks` },
         ]);
       }
-      reader.requireComplete(s, formatDay(firstCohortStart), 'from');
+      // The first cohort starts on `from`, or on the Monday of its week.
+      const firstRead = period === 'week' ? isoWeekStart(range.from) : range.from;
+      reader.requireComplete(s, firstRead, 'from');
       return read(reply, zone, (db, z) =>
         retentionMatrix(db, project.id, range, period, windows, z),
       );

@@ -316,6 +316,8 @@ describe('outside_retention', () => {
       `/stats/active-users?from=2025-10-30&to=2025-10-31`,
       '/stats/retention?start_date=2025-10-01',
       `/stats/retention-matrix?${before}`,
+      // A weekly cohort of Friday 3 October starts on Monday 29 September.
+      '/stats/retention-matrix?from=2025-10-03&to=2025-10-10&period=week&windows=1',
     ]) {
       const res = await app.inject(url);
       expect(res.statusCode, url).toBe(422);
@@ -326,6 +328,13 @@ describe('outside_retention', () => {
     }
     expect((await app.inject(`/stats/dau?${after}`)).statusCode).toBe(200);
     expect((await app.inject('/stats/retention?start_date=2025-10-02')).statusCode).toBe(200);
+    expect(
+      (
+        await app.inject(
+          '/stats/retention-matrix?from=2025-10-06&to=2025-10-10&period=week&windows=1',
+        )
+      ).statusCode,
+    ).toBe(200);
   });
 });
 
