@@ -356,6 +356,9 @@ async function refresh(): Promise<void> {
   const mine = ++generation;
   const isCurrent = () => mine === generation;
   let outcome: Outcome | 'unavailable' = 'ok';
+  // Busy from the first request on (the project list too), so nobody reads a half-drawn view.
+  main.setAttribute('aria-busy', 'true');
+  const idle = () => main.setAttribute('aria-busy', 'false');
   if (!projects) {
     status.textContent = 'Updating…';
     outcome = await loadProjects();
@@ -366,6 +369,7 @@ async function refresh(): Promise<void> {
     const project = projects && chooseProject(projects, notes);
     if (!project) {
       status.textContent = 'No project to show.';
+      idle();
       return;
     }
     useProject(project.slug);
@@ -374,16 +378,16 @@ async function refresh(): Promise<void> {
     showNotice(notes);
     if (typeof view === 'string') {
       status.textContent = view;
+      idle();
       return;
     }
     status.textContent = 'Updating…';
-    main.setAttribute('aria-busy', 'true');
     showUserPage(state.user !== null);
     if (state.user !== null) {
       // A user's page is a record, not a live chart: it loads once, "Load more" goes on.
       const shown = await userPage.show(project.slug, state.user, view.tz);
       if (!isCurrent()) return;
-      main.setAttribute('aria-busy', 'false');
+      idle();
       document.body.classList.remove('loading');
       status.textContent = `${project.name}: user ${state.user}`;
       if (shown !== 'ok') await askForKey(shown);
@@ -399,7 +403,7 @@ async function refresh(): Promise<void> {
       status.textContent = `${view.project.name}: ${view.from} to ${view.to}, ${view.tz}`;
     }
   }
-  main.setAttribute('aria-busy', 'false');
+  idle();
   document.body.classList.remove('loading');
   if (outcome === 401 || outcome === 403) {
     await askForKey(outcome);
