@@ -172,6 +172,11 @@ describe('GET /docs', () => {
         '/stats/retention',
         '/stats/retention-matrix',
         '/stats/top-events',
+        '/stats/funnel',
+        '/stats/properties',
+        '/users',
+        '/users/{user_id}',
+        '/users/{user_id}/events',
         '/v1/batch',
         '/v1/track',
         '/v1/identify',
@@ -204,10 +209,13 @@ describe('GET /docs', () => {
     expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['202', '413', '422']));
     const dau = doc.paths['/stats/dau'].get;
     expect(dau.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'breakdown',
+      'breakdown_limit',
       'from',
       'project',
       'to',
       'tz',
+      'where',
     ]);
     expect(named(dau.responses['200'].content['application/json']).examples[0][0]).toHaveProperty(
       'unique_users',
