@@ -24,6 +24,7 @@ import queryParams from './plugins/query-params.js';
 import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import projects from './projects/plugin.js';
+import erasureRoutes from './routes/erasure.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
@@ -84,6 +85,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
     genReqId: requestIdFor,
     rewriteUrl: routeMalformedUrls,
+    // A user id is up to 256 characters, URL-encoded in /users/{user_id} up to 12 bytes each
+    // (%XX per UTF-8 byte); Fastify's default of 100 would answer a long one 414.
+    routerOptions: { maxParamLength: 256 * 12 },
     bodyLimit: config.maxBodyBytes,
     // removeAdditional off: a body with a field its schema does not allow is a 422, never
     // silently trimmed (Fastify's default would drop the field and go on).
@@ -141,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
+  await app.register(erasureRoutes);
   await app.register(liveRoutes);
   await app.register(dashboard);
   return app;
