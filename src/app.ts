@@ -51,7 +51,11 @@ export interface AppOptions {
       HttpLimits &
         Pick<
           Config,
-          'metricsToken' | 'authFailedLookupsPerMinute' | 'rawStatsConcurrency' | 'rawStatsQueue'
+          | 'metricsToken'
+          | 'authFailedLookupsPerMinute'
+          | 'rawStatsConcurrency'
+          | 'rawStatsQueue'
+          | 'rawRetentionDays'
         >
     >;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
@@ -144,7 +148,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       queue: config.rawStatsQueue ?? 64,
     },
   });
-  await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
+  await app.register(projectRoutes, {
+    defaultZones: config.reportTimeZones,
+    defaultRawRetentionDays: config.rawRetentionDays,
+  });
   await app.register(erasureRoutes);
   await app.register(liveRoutes);
   await app.register(dashboard);

@@ -705,7 +705,7 @@ export interface paths {
         put?: never;
         /**
          * Create a project
-         * @description Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset).
+         * @description Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset), `raw_retention_days` to RAW_RETENTION_DAYS (forever when unset).
          */
         post: operations["createProject"];
         delete?: never;
@@ -732,8 +732,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a project or change its reporting zones
-         * @description A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events).
+         * Rename a project, change its reporting zones or its raw retention
+         * @description A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events). A shorter `raw_retention_days` refuses older events at once and expires stored weeks at the next maintenance pass; `null` keeps raw events forever from now on (weeks expired already do not come back).
          */
         patch: operations["updateProject"];
         trace?: never;
@@ -1134,6 +1134,11 @@ export interface components {
              *     ]
              */
             time_zones?: string[];
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days?: number | null;
         };
         ProjectChanged: {
             project: components["schemas"]["ProjectView"];
@@ -1152,6 +1157,11 @@ export interface components {
              *     ]
              */
             time_zones?: string[];
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days?: number | null;
         };
         ProjectDeleted: {
             slug: components["schemas"]["Slug"];
@@ -1185,6 +1195,13 @@ export interface components {
             time_zones: string[];
             /** Format: date-time */
             created_at: string;
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days: number | null;
+            /** @description Every raw event at or after this instant is stored; older ones expired (null: none did) */
+            raw_events_from: string | null;
         };
         RetentionCohort: {
             /**
