@@ -19,6 +19,7 @@ import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import errors, { routeMalformedUrls } from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
+import maintenance from './plugins/maintenance.js';
 import metrics from './plugins/metrics.js';
 import queryParams from './plugins/query-params.js';
 import securityHeaders from './plugins/security-headers.js';
@@ -56,8 +57,11 @@ export interface AppOptions {
           | 'rawStatsConcurrency'
           | 'rawStatsQueue'
           | 'rawRetentionDays'
+          | 'maintenanceIntervalS'
         >
     >;
+  /** Test hook: the clock maintenance passes are told (default Date.now). */
+  maintenanceNow?: () => number;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
@@ -128,6 +132,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     rateLimit: { eventsPerSecond: config.rateLimitEventsPerSecond, burst: config.rateLimitBurst },
     maxBatchEvents: config.maxBatchEvents,
+  });
+  await app.register(maintenance, {
+    intervalS: config.maintenanceIntervalS ?? 0,
+    now: options.maintenanceNow,
   });
   await app.register(clientErrors, config);
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a

@@ -20,6 +20,7 @@ import {
 } from '../schemas/stats.js';
 import { activeUsers } from '../stats/active-users.js';
 import { ConcurrencyGate } from '../stats/concurrency-gate.js';
+import { requireCompleteDays } from '../stats/coverage.js';
 import { formatDay, parseRange, requireCalendarSpan, requireDay } from '../stats/dates.js';
 import { dailyActiveUsers } from '../stats/dau.js';
 import { overview } from '../stats/overview.js';
@@ -128,6 +129,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
     async (request, reply) => {
       const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
+      requireCompleteDays(project, zone, range.from, 'from');
       return read(reply, zone, (db, z) => dailyActiveUsers(db, project.id, range, z));
     },
   );
@@ -147,6 +149,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
     async (request, reply) => {
       const { project, zone } = await scope(request, request.query.tz);
       const range = parseRange(request.query.from, request.query.to, zone);
+      requireCompleteDays(project, zone, range.from, 'from');
       return read(reply, zone, (db, z) => topEvents(db, project.id, range, z, request.query.limit));
     },
   );
@@ -175,6 +178,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         'start_date + windows',
       );
       const start = formatDay(startDay);
+      requireCompleteDays(project, zone, start, 'start_date');
       return read(reply, zone, (db, z) =>
         retention(db, project.id, start, request.query.windows, z),
       );
@@ -206,6 +210,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         from,
         'the 30-day window before from (from - 29 days)',
       );
+      requireCompleteDays(project, zone, formatDay(from - 29), 'from');
       return read(reply, zone, (db, z) => activeUsers(db, project.id, range, z));
     },
   );
@@ -236,6 +241,7 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
         requireDay('to', range.to) + (period === 'week' ? 7 * (windows + 1) : windows);
       const firstCohortStart = requireDay('from', range.from) - (period === 'week' ? 6 : 0);
       requireCalendarSpan('to', firstCohortStart, lastPeriodEnd, 'the cohorts and their periods');
+      requireCompleteDays(project, zone, formatDay(firstCohortStart), 'from');
       if (cohortStarts(range, period).length > MATRIX_MAX_COHORTS[period]) {
         throw validationError(`more than ${MATRIX_MAX_COHORTS[period]} cohorts`, [
           {
