@@ -27,6 +27,7 @@ import swagger from './plugins/swagger.js';
 import projects from './projects/plugin.js';
 import erasureRoutes from './routes/erasure.js';
 import eventsRoutes from './routes/events.js';
+import exportRoutes from './routes/export.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
 import projectRoutes from './routes/projects.js';
@@ -161,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     defaultRawRetentionDays: config.rawRetentionDays,
   });
   await app.register(erasureRoutes);
+  await app.register(exportRoutes);
   await app.register(liveRoutes);
   await app.register(dashboard);
   return app;

@@ -802,6 +802,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export raw events (NDJSON or CSV)
+         * @description The raw events of the key’s project from `from` to `to` (local days in `tz`, both inclusive; unbounded when absent), optionally of one user or one event type, ordered by time. NDJSON (`application/x-ndjson`, one event per line as POST /events takes it) by default; with `Accept: text/csv` the importer’s CSV (event_id, occurred_at, user_id, event_type, properties_json), which `npm run import` reads back. Streamed in constant memory; events whose raw rows expired under retention are not in it. At most 2 exports at once per instance (503 `busy`). Needs a read key when AUTH=required.
+         */
+        get: operations["exportEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/stats/live": {
         parameters: {
             query?: never;
@@ -5393,6 +5413,111 @@ export interface operations {
                         /** @description Raw events of the user deleted now (events that had already expired under retention are not counted: they were gone already, and the summaries were corrected for them too) */
                         deleted_events: number;
                     };
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    exportEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description First local day, inclusive (default: the oldest stored event)
+                 * @example 2025-10-19
+                 */
+                from?: string;
+                /**
+                 * @description Last local day, inclusive (default: the newest stored event)
+                 * @example 2025-10-19
+                 */
+                to?: string;
+                /** @description Only this user’s events */
+                user_id?: string;
+                /** @description Only events of this type */
+                event_type?: string;
+                /**
+                 * @description IANA zone of `from` and `to` (default: the project’s main zone)
+                 * @example Europe/Kyiv
+                 */
+                tz?: string;
+                project?: components["schemas"]["ProjectParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events, one per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
                 };
             };
             /** @description No API key, or one that is unknown or revoked */

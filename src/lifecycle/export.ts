@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import { REQUIRED_COLUMNS } from '../import/csv-rows.js';
+
+/**
+ * Export of raw events (docs/lifecycle.md#export): a project's events of a range, ordered
+ * by time, read in bounded batches by keyset pagination (each batch one short query on
+ * the (project_id, occurred_at) index, no transaction held open, nothing pinned), and
+ * formatted as NDJSON or as the importer's CSV. The generator reads the next batch only
+ * when the previous one was taken, so a slow client holds one batch in memory at most.
+ */
+
+export type ExportFormat = 'ndjson' | 'csv';
+
+export interface ExportQuery {
+  projectId: number;
+  /** Instants (ISO), from inclusive, to exclusive; undefined: unbounded. */
+  fromAt: string | undefined;
+  toAt: string | undefined;
+  userId?: string | undefined;
+  eventType?: string | undefined;
+}
+
+/** Rows per query: large enough that a query's overhead is small, small enough to stream. */
+export const EXPORT_BATCH_ROWS = 10_000;
+
+interface Row {
+  at: string;
+  source: number;
+  event_id: string;
+  occurred_at: string;
+  user_id: string;
+  event_type: string;
+  properties: string;
+}
+
+/** The rows of the export in (occurred_at, source, event_id) order, a batch at a time. */
+export async function* exportBatches(
+  pool: pg.Pool,
+  query: ExportQuery,
+  batchRows = EXPORT_BATCH_ROWS,
+): AsyncGenerator<Row[]> {
+  let after: Row | undefined;
+  for (;;) {
+    const { rows } = await pool.query<Row>({
+      // Timestamps as text: exact (microseconds) for the keyset, milliseconds (what is
+      // stored) in ISO UTC for the file. Properties as stored JSON text, never parsed here.
+      text: `
+        SELECT occurred_at::text AS at, source, event_id::text AS event_id,
+               to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
+               user_id, event_type, properties::text AS properties
+        FROM events
+        WHERE project_id = $1
+          AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+          AND ($3::timestamptz IS NULL OR occurred_at < $3)
+          AND ($4::text IS NULL OR user_id = $4)
+          AND ($5::text IS NULL OR event_type = $5)
+          AND ($6::timestamptz IS NULL OR occurred_at > $6
+               OR (occurred_at = $6 AND (source, event_id) > ($7::smallint, $8::uuid)))
+        ORDER BY occurred_at, source, event_id
+        LIMIT $9`,
+      values: [
+        query.projectId,
+        query.fromAt ?? null,
+        query.toAt ?? null,
+        query.userId ?? null,
+        query.eventType ?? null,
+        after?.at ?? null,
+        after?.source ?? null,
+        after?.event_id ?? null,
+        batchRows,
+      ],
+    });
+    if (rows.length > 0) yield rows;
+    if (rows.length < batchRows) return;
+    after = rows[rows.length - 1];
+  }
+}
+
+/** A CSV field: quoted when it must be (RFC 4180), inner quotes doubled. */
+function csvField(text: string): string {
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export const CSV_HEADER = `${REQUIRED_COLUMNS.join(',')}\n`;
+
+function csvLines(rows: Row[]): string {
+  let out = '';
+  for (const r of rows) {
+    out += `${r.event_id},${r.occurred_at},${csvField(r.user_id)},${csvField(r.event_type)},"${r.properties.replaceAll('"', '""')}"\n`;
+  }
+  return out;
+}
+
+function ndjsonLines(rows: Row[]): string {
+  let out = '';
+  for (const r of rows) {
+    // properties is JSON already (jsonb's text): inserted as it is, never re-encoded.
+    out += `{"event_id":"${r.event_id}","occurred_at":"${r.occurred_at}","user_id":${JSON.stringify(r.user_id)},"event_type":${JSON.stringify(r.event_type)},"properties":${r.properties}}\n`;
+  }
+  return out;
+}
+
+/**
+ * The export as text chunks (a header first for CSV), one chunk per batch; `counted` is
+ * told how many events each chunk holds.
+ */
+export async function* exportText(
+  pool: pg.Pool,
+  query: ExportQuery,
+  format: ExportFormat,
+  counted: (events: number) => void = () => {},
+): AsyncGenerator<string> {
+  if (format === 'csv') yield CSV_HEADER;
+  for await (const rows of exportBatches(pool, query)) {
+    yield format === 'csv' ? csvLines(rows) : ndjsonLines(rows);
+    counted(rows.length);
+  }
+}
+
+/** The instant a local day starts in a zone (PostgreSQL's tz database, as /stats uses). */
+export async function dayStart(pool: pg.Pool, day: string, zone: string): Promise<string> {
+  const { rows } = await pool.query<{ at: string }>(
+    `SELECT to_char(($1::date::timestamp AT TIME ZONE $2) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at`,
+    [day, zone],
+  );
+  return rows[0]?.at as string;
+}
