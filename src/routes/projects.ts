@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { createKey, listKeys, revokeKey } from '../auth/keys.js';
 import { ApiError } from '../errors.js';
+import { projectUsage } from '../lifecycle/usage.js';
 import {
   createProject,
   DEFAULT_PROJECT,
   deleteProject,
+  findProject,
   listProjects,
   type Project,
   updateProject,
@@ -23,6 +25,7 @@ import {
   ProjectCreate,
   ProjectDeleted,
   ProjectList,
+  ProjectUsage,
   ProjectView,
   SlugParams,
 } from '../schemas/projects.js';
@@ -180,6 +183,27 @@ const projectRoutes: FastifyPluginAsyncTypebox<ProjectRoutesOptions> = async (ap
       const deleted = await deleteProject(app.db, slug);
       registry.invalidate();
       return deleted;
+    },
+  );
+
+  app.get(
+    '/projects/:slug/usage',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['projects'],
+        operationId: 'getProjectUsage',
+        summary: 'What a project’s data takes',
+        description:
+          'Raw events stored, bytes of raw events, summaries and the dedup table (the project’s share of each table, by rows), the oldest raw day and the partitions holding its events: what retention buys (docs/lifecycle.md).',
+        params: SlugParams,
+        response: { 200: ProjectUsage, ...errors },
+      },
+    },
+    async (request) => {
+      const project = await app.projects.managed(request, request.params.slug);
+      // Its settings as stored now, not as cached (a maintenance pass may just have run).
+      return projectUsage(app.db, (await findProject(app.db, { id: project.id })) ?? project);
     },
   );
 

@@ -129,3 +129,33 @@ export const KeyCreated = Type.Object({
 });
 
 export const KeyParams = Type.Object({ slug: Slug, id: Type.Integer({ minimum: 1 }) });
+
+export const ProjectUsage = Type.Object(
+  {
+    slug: Slug,
+    raw_retention_days: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Days raw events are kept (null: forever)',
+    }),
+    events: Type.Integer({ description: 'Raw events stored now' }),
+    raw_bytes: Type.Integer({
+      description:
+        'Bytes of the raw events with their indexes: the project’s share of the partitions, by rows (row totals are PostgreSQL’s estimates)',
+    }),
+    summary_bytes: Type.Integer({
+      description: 'Bytes of the summaries and the users and event-type dictionaries (same share)',
+    }),
+    dedup_bytes: Type.Integer({ description: 'Bytes of the dedup table (event_ids), same share' }),
+    oldest_raw_day: Type.Union([Type.String({ format: 'date' }), Type.Null()], {
+      description: 'UTC day of the oldest raw event stored (null: none)',
+    }),
+    raw_events_from: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'Every raw event at or after this instant is stored (null: none expired)',
+    }),
+    partitions: Type.Array(Type.String(), {
+      description: 'Weekly partitions holding the project’s raw events, oldest first',
+      examples: [['events_w20251013', 'events_w20251020']],
+    }),
+    partitions_total: Type.Integer({ description: 'Partitions of raw events of every project' }),
+  },
+  { description: 'What a project’s data takes' },
+);

@@ -738,6 +738,26 @@ export interface paths {
         patch: operations["updateProject"];
         trace?: never;
     };
+    "/projects/{slug}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a project’s data takes
+         * @description Raw events stored, bytes of raw events, summaries and the dedup table (the project’s share of each table, by rows), the oldest raw day and the partitions holding its events: what retention buys (docs/lifecycle.md).
+         */
+        get: operations["getProjectUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/projects/{slug}/keys": {
         parameters: {
             query?: never;
@@ -1200,6 +1220,34 @@ export interface components {
          * @example web
          */
         ProjectParam: string;
+        /** @description What a project’s data takes */
+        ProjectUsage: {
+            slug: components["schemas"]["Slug"];
+            /** @description Days raw events are kept (null: forever) */
+            raw_retention_days: number | null;
+            /** @description Raw events stored now */
+            events: number;
+            /** @description Bytes of the raw events with their indexes: the project’s share of the partitions, by rows (row totals are PostgreSQL’s estimates) */
+            raw_bytes: number;
+            /** @description Bytes of the summaries and the users and event-type dictionaries (same share) */
+            summary_bytes: number;
+            /** @description Bytes of the dedup table (event_ids), same share */
+            dedup_bytes: number;
+            /** @description UTC day of the oldest raw event stored (null: none) */
+            oldest_raw_day: string | null;
+            /** @description Every raw event at or after this instant is stored (null: none expired) */
+            raw_events_from: string | null;
+            /**
+             * @description Weekly partitions holding the project’s raw events, oldest first
+             * @example [
+             *       "events_w20251013",
+             *       "events_w20251020"
+             *     ]
+             */
+            partitions: string[];
+            /** @description Partitions of raw events of every project */
+            partitions_total: number;
+        };
         /** @description A project */
         ProjectView: {
             slug: components["schemas"]["Slug"];
@@ -4988,6 +5036,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectChanged"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON, or not the envelope this endpoint takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getProjectUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: components["schemas"]["Slug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a project’s data takes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectUsage"];
                 };
             };
             /** @description Malformed request: the body is not valid JSON, or not the envelope this endpoint takes */
