@@ -39,37 +39,43 @@ export async function* exportBatches(
   query: ExportQuery,
   batchRows = EXPORT_BATCH_ROWS,
 ): AsyncGenerator<Row[]> {
+  // Only the conditions that apply, each sargable, so that every batch is an index range
+  // scan of the partitions from the last row on (an `$n IS NULL OR ...` form would leave
+  // occurred_at in a filter: no pruning, and each batch would re-read every earlier row).
+  const values: unknown[] = [query.projectId];
+  const where = ['project_id = $1'];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (query.fromAt !== undefined) where.push(`occurred_at >= ${param(query.fromAt)}::timestamptz`);
+  if (query.toAt !== undefined) where.push(`occurred_at < ${param(query.toAt)}::timestamptz`);
+  if (query.userId !== undefined) where.push(`user_id = ${param(query.userId)}`);
+  if (query.eventType !== undefined) where.push(`event_type = ${param(query.eventType)}`);
+  const fixed = values.length;
+  const text = (keyset: boolean) => `
+    SELECT occurred_at::text AS at, source, event_id::text AS event_id,
+           to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
+           user_id, event_type, properties::text AS properties
+    FROM events
+    WHERE ${where.join(' AND ')}${
+      keyset
+        ? ` AND occurred_at >= $${fixed + 1}::timestamptz
+            AND (occurred_at > $${fixed + 1}::timestamptz
+                 OR (source, event_id) > ($${fixed + 2}::smallint, $${fixed + 3}::uuid))`
+        : ''
+    }
+    ORDER BY occurred_at, source, event_id
+    LIMIT ${Math.trunc(batchRows)}`;
   let after: Row | undefined;
   for (;;) {
-    const { rows } = await pool.query<Row>({
-      // Timestamps as text: exact (microseconds) for the keyset, milliseconds (what is
-      // stored) in ISO UTC for the file. Properties as stored JSON text, never parsed here.
-      text: `
-        SELECT occurred_at::text AS at, source, event_id::text AS event_id,
-               to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
-               user_id, event_type, properties::text AS properties
-        FROM events
-        WHERE project_id = $1
-          AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-          AND ($3::timestamptz IS NULL OR occurred_at < $3)
-          AND ($4::text IS NULL OR user_id = $4)
-          AND ($5::text IS NULL OR event_type = $5)
-          AND ($6::timestamptz IS NULL OR occurred_at > $6
-               OR (occurred_at = $6 AND (source, event_id) > ($7::smallint, $8::uuid)))
-        ORDER BY occurred_at, source, event_id
-        LIMIT $9`,
-      values: [
-        query.projectId,
-        query.fromAt ?? null,
-        query.toAt ?? null,
-        query.userId ?? null,
-        query.eventType ?? null,
-        after?.at ?? null,
-        after?.source ?? null,
-        after?.event_id ?? null,
-        batchRows,
-      ],
-    });
+    // Timestamps as text: exact (microseconds) for the keyset, milliseconds (what is
+    // stored) in ISO UTC for the file. Properties as stored JSON text, never parsed here.
+    const { rows } = await pool.query<Row>(
+      after === undefined
+        ? { text: text(false), values }
+        : { text: text(true), values: [...values, after.at, after.source, after.event_id] },
+    );
     if (rows.length > 0) yield rows;
     if (rows.length < batchRows) return;
     after = rows[rows.length - 1];
