@@ -125,7 +125,8 @@ async function main() {
   for (let run = 0; run < RUNS; run++) {
     for (const [name, work] of Object.entries(ways)) {
       const m = await measured(work);
-      const r = (results[name] ??= { seconds: [], peak: [], bytes: 0 });
+      const r = results[name] ?? { seconds: [], peak: [], bytes: 0 };
+      results[name] = r;
       r.seconds.push(m.seconds);
       r.peak.push(m.peakMb);
       r.bytes = m.bytes;
