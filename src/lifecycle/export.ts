@@ -53,11 +53,13 @@ export async function* exportBatches(
   if (query.userId !== undefined) where.push(`user_id = ${param(query.userId)}`);
   if (query.eventType !== undefined) where.push(`event_type = ${param(query.eventType)}`);
   const fixed = values.length;
+  // ORDER BY names the table's columns (e.): the output's occurred_at is the formatted text,
+  // and ordering by it would sort every row of the range in each batch.
   const text = (keyset: boolean) => `
     SELECT occurred_at::text AS at, source, event_id::text AS event_id,
            to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
            user_id, event_type, properties::text AS properties
-    FROM events
+    FROM events e
     WHERE ${where.join(' AND ')}${
       keyset
         ? ` AND occurred_at >= $${fixed + 1}::timestamptz
@@ -65,7 +67,7 @@ export async function* exportBatches(
                  OR (source, event_id) > ($${fixed + 2}::smallint, $${fixed + 3}::uuid))`
         : ''
     }
-    ORDER BY occurred_at, source, event_id
+    ORDER BY e.occurred_at, e.source, e.event_id
     LIMIT ${Math.trunc(batchRows)}`;
   let after: Row | undefined;
   for (;;) {
