@@ -120,3 +120,37 @@ export async function copyCsvIntoEvents(url: string, file: string): Promise<void
     await c.query('COMMIT');
   });
 }
+
+/**
+ * Fills the `default` project with `events` generated in SQL (no CSV, no write path): spread
+ * evenly over 2025 in UTC, `users` users, 20 event types, small properties; their dedup
+ * rows; then, unless `summaries` is false, the summaries (analytics.rebuild_summaries()).
+ * Quick enough for 10M rows on a small machine, which the write path is not.
+ */
+export async function generateEvents(
+  url: string,
+  options: { events: number; users: number; summaries?: boolean },
+): Promise<void> {
+  await withClient(url, async (c) => {
+    await c.query(`SELECT analytics.create_event_partitions('2025-01-01', '2025-12-31')`);
+    await c.query(
+      `INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type, properties)
+       SELECT 1, 1, gen_random_uuid(),
+              '2025-01-01'::timestamptz + (i::float8 / $1) * interval '364 days',
+              'u' || (hashint4(i) & 2147483647) % $2, 't' || i % 20,
+              jsonb_build_object('plan', CASE WHEN i % 3 = 0 THEN 'pro' ELSE 'free' END, 'n', i % 100)
+       FROM generate_series(1, $1::int) AS i`,
+      [options.events, options.users],
+    );
+    await c.query(
+      'INSERT INTO event_ids (project_id, source, event_id, occurred_at) SELECT project_id, source, event_id, occurred_at FROM events',
+    );
+    await c.query('VACUUM ANALYZE events');
+    await c.query('VACUUM ANALYZE event_ids');
+    if (options.summaries !== false) {
+      await c.query('SET statement_timeout = 0');
+      await c.query('SELECT analytics.rebuild_summaries()');
+      await c.query('ANALYZE');
+    }
+  });
+}

@@ -19,13 +19,16 @@ import dashboard from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import errors, { routeMalformedUrls } from './plugins/errors.js';
 import ingest from './plugins/ingest.js';
+import maintenance from './plugins/maintenance.js';
 import metrics from './plugins/metrics.js';
 import queryParams from './plugins/query-params.js';
 import securityHeaders from './plugins/security-headers.js';
 import swagger from './plugins/swagger.js';
 import projects from './projects/plugin.js';
+import erasureRoutes from './routes/erasure.js';
 import eventsRoutes from './routes/events.js';
 import exploreRoutes from './routes/explore.js';
+import exportRoutes from './routes/export.js';
 import healthRoutes from './routes/health.js';
 import liveRoutes from './routes/live.js';
 import projectRoutes from './routes/projects.js';
@@ -53,9 +56,16 @@ export interface AppOptions {
       HttpLimits &
         Pick<
           Config,
-          'metricsToken' | 'authFailedLookupsPerMinute' | 'rawStatsConcurrency' | 'rawStatsQueue'
+          | 'metricsToken'
+          | 'authFailedLookupsPerMinute'
+          | 'rawStatsConcurrency'
+          | 'rawStatsQueue'
+          | 'rawRetentionDays'
+          | 'maintenanceIntervalS'
         >
     >;
+  /** Test hook: the clock maintenance passes are told (default Date.now). */
+  maintenanceNow?: () => number;
   /** Test hook: how long a key look-up is trusted (default 5 s). */
   keyCacheTtlMs?: number;
   db: Kysely<Database>;
@@ -87,6 +97,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
     genReqId: requestIdFor,
     rewriteUrl: routeMalformedUrls,
+    // A user id is up to 256 characters, URL-encoded in /users/{user_id} up to 12 bytes each
+    // (%XX per UTF-8 byte); Fastify's default of 100 would answer a long one 414.
+    routerOptions: { maxParamLength: 256 * 12 },
     bodyLimit: config.maxBodyBytes,
     // removeAdditional off: a body with a field its schema does not allow is a 422, never
     // silently trimmed (Fastify's default would drop the field and go on).
@@ -124,6 +137,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     rateLimit: { eventsPerSecond: config.rateLimitEventsPerSecond, burst: config.rateLimitBurst },
     maxBatchEvents: config.maxBatchEvents,
   });
+  await app.register(maintenance, {
+    intervalS: config.maintenanceIntervalS ?? 0,
+    now: options.maintenanceNow,
+  });
   await app.register(clientErrors, config);
   // Once shutdown starts, in-flight requests are answered with Connection: close, so a
   // keep-alive client cannot hold the process open after its response.
@@ -145,7 +162,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(statsRoutes, { reader });
   await app.register(exploreRoutes, { reader });
   await app.register(userRoutes, { reader });
-  await app.register(projectRoutes, { defaultZones: config.reportTimeZones });
+  await app.register(projectRoutes, {
+    defaultZones: config.reportTimeZones,
+    defaultRawRetentionDays: config.rawRetentionDays,
+  });
+  await app.register(erasureRoutes);
+  await app.register(exportRoutes);
   await app.register(liveRoutes);
   await app.register(dashboard);
   return app;

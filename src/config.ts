@@ -34,6 +34,10 @@ export interface Config {
   requireDatabaseUrl: boolean;
   /** IANA zones with summaries besides UTC (REPORT_TIME_ZONES, comma-separated). */
   reportTimeZones: string[];
+  /** Days of raw events a new project keeps (RAW_RETENTION_DAYS); undefined: forever. */
+  rawRetentionDays: number | undefined;
+  /** Seconds between maintenance passes in the service (MAINTENANCE_INTERVAL_S); 0: none. */
+  maintenanceIntervalS: number;
   // Hardening limits (issue 9); see docs/operations.md "Limits".
   /** A request (headers and body) must arrive within this long, else 408. */
   requestTimeoutMs: number;
@@ -144,6 +148,16 @@ function timeZones(env: Env, name: string): string[] {
   return zones;
 }
 
+/** Longest raw retention a project may have (the column's CHECK): 100 years. */
+export const MAX_RAW_RETENTION_DAYS = 36_500;
+
+/** Days of raw events kept: unset, empty or `none` keeps them forever. */
+function retentionDays(env: Env, name: string): number | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'none') return undefined;
+  return integer(env, name, 0, 1, MAX_RAW_RETENTION_DAYS);
+}
+
 export function loadConfig(env: Env = loadEnv()): Config {
   const rawUrl = env.DATABASE_URL?.trim();
   const requireDatabaseUrl = flag(env, 'REQUIRE_DATABASE_URL');
@@ -204,6 +218,8 @@ export function loadConfig(env: Env = loadEnv()): Config {
     embeddedPgPort: integer(env, 'EMBEDDED_PG_PORT', 0, 0, 65535),
     requireDatabaseUrl,
     reportTimeZones: timeZones(env, 'REPORT_TIME_ZONES'),
+    rawRetentionDays: retentionDays(env, 'RAW_RETENTION_DAYS'),
+    maintenanceIntervalS: integer(env, 'MAINTENANCE_INTERVAL_S', 3600, 0, 7 * 86_400),
     ...hardeningLimits(env),
   };
 }

@@ -112,3 +112,20 @@ describe('configuration', () => {
     expect(openAccessWarning(loadConfig({}))).toBeDefined();
   });
 });
+
+describe('data lifecycle settings', () => {
+  it('RAW_RETENTION_DAYS: unset, empty or none keeps raw events forever; else 1 to 36500 days', () => {
+    expect(loadConfig({}).rawRetentionDays).toBeUndefined();
+    expect(loadConfig({ RAW_RETENTION_DAYS: 'none' }).rawRetentionDays).toBeUndefined();
+    expect(loadConfig({ RAW_RETENTION_DAYS: ' 395 ' }).rawRetentionDays).toBe(395);
+    for (const bad of ['0', '36501', '-1', '1.5', 'forever']) {
+      expect(() => loadConfig({ RAW_RETENTION_DAYS: bad })).toThrow(/RAW_RETENTION_DAYS/);
+    }
+  });
+
+  it('MAINTENANCE_INTERVAL_S: hourly by default, 0 turns maintenance in the service off', () => {
+    expect(loadConfig({}).maintenanceIntervalS).toBe(3600);
+    expect(loadConfig({ MAINTENANCE_INTERVAL_S: '0' }).maintenanceIntervalS).toBe(0);
+    expect(() => loadConfig({ MAINTENANCE_INTERVAL_S: '-5' })).toThrow(ConfigError);
+  });
+});

@@ -52,3 +52,15 @@ BEGIN
   RETURN created;
 END
 $fn$;
+
+-- Whether a partition holds any event of a project (an index probe; usage reports).
+CREATE FUNCTION partition_holds_project(p_partition text, p_project_id integer) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = analytics, public AS $fn$
+DECLARE
+  holds boolean;
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.%I WHERE project_id = $1)', p_partition)
+  INTO holds USING p_project_id;
+  RETURN holds;
+END
+$fn$;

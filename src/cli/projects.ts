@@ -1,16 +1,18 @@
 /**
  * Projects (one service, many apps):
  *
- *   npm run projects -- create SLUG [--name "Web app"] [--time-zone Europe/Kyiv ...]
+ *   npm run projects -- create SLUG [--name "Web app"] [--time-zone Europe/Kyiv ...] [--raw-retention-days N|none]
  *   npm run projects -- list
  *   npm run projects -- set SLUG [--name "..."] [--time-zone Europe/Kyiv ...]   replaces the zone list
+ *   npm run projects -- set SLUG --raw-retention-days N|none                     raw events kept N days, or forever
  *   npm run projects -- delete SLUG --yes                                         events, summaries, keys
  *
  * Zones: the first is the project's main zone (the zone of /stats without `tz`); UTC is
- * always kept. Without --time-zone, `create` uses REPORT_TIME_ZONES.
+ * always kept. Without --time-zone, `create` uses REPORT_TIME_ZONES; without
+ * --raw-retention-days, RAW_RETENTION_DAYS (unset: forever). See docs/lifecycle.md.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { loadConfig, MAX_RAW_RETENTION_DAYS } from '../config.js';
 import {
   createProject,
   deleteProject,
@@ -23,21 +25,30 @@ import { checkZoneList } from '../projects/zones.js';
 import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = [
-  'usage: projects create SLUG [--name NAME] [--time-zone ZONE ...]',
+  'usage: projects create SLUG [--name NAME] [--time-zone ZONE ...] [--raw-retention-days N|none]',
   '       projects list',
-  '       projects set SLUG [--name NAME] [--time-zone ZONE ...]',
+  '       projects set SLUG [--name NAME] [--time-zone ZONE ...] [--raw-retention-days N|none]',
   '       projects delete SLUG --yes',
 ].join('\n');
 
+interface Settings {
+  slug: string;
+  name: string | undefined;
+  zones: string[] | undefined;
+  /** Days raw events are kept, null: forever, undefined: not given. */
+  retention: number | null | undefined;
+}
+
 type Command =
-  | { verb: 'create'; slug: string; name: string | undefined; zones: string[] | undefined }
+  | ({ verb: 'create' } & Settings)
   | { verb: 'list' }
-  | { verb: 'set'; slug: string; name: string | undefined; zones: string[] | undefined }
+  | ({ verb: 'set' } & Settings)
   | { verb: 'delete'; slug: string };
 
 const OPTIONS = {
   name: { type: 'string' },
   'time-zone': { type: 'string', multiple: true },
+  'raw-retention-days': { type: 'string' },
   yes: { type: 'boolean' },
 } as const;
 
@@ -69,10 +80,25 @@ function parseCommand(argv: string[]): Command {
     if (!values.yes) throw new UsageError(`deleting ${slug} deletes its data: add --yes`);
     return { verb, slug };
   }
-  if (verb === 'set' && name === undefined && zones === undefined) {
-    throw new UsageError('set needs --name or --time-zone');
+  const retention = retentionOption(values['raw-retention-days']);
+  if (verb === 'set' && name === undefined && zones === undefined && retention === undefined) {
+    throw new UsageError('set needs --name, --time-zone or --raw-retention-days');
   }
-  return { verb: verb as 'create' | 'set', slug, name, zones };
+  return { verb: verb as 'create' | 'set', slug, name, zones, retention };
+}
+
+/** `--raw-retention-days N` (1 to 36500) or `none` (forever). */
+function retentionOption(raw: string | undefined): number | null | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.trim().toLowerCase();
+  if (text === 'none') return null;
+  const days = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(days >= 1 && days <= MAX_RAW_RETENTION_DAYS)) {
+    throw new UsageError(
+      `--raw-retention-days must be a number of days from 1 to ${MAX_RAW_RETENTION_DAYS}, or none, got "${raw}"`,
+    );
+  }
+  return days;
 }
 
 function checkZoneListOrUsage(zones: string[]): string[] {
@@ -83,21 +109,28 @@ function checkZoneListOrUsage(zones: string[]): string[] {
   }
 }
 
+const retained = (p: Project) =>
+  p.rawRetentionDays === undefined ? 'raw kept forever' : `raw kept ${p.rawRetentionDays} days`;
+
 function line(p: Project): string {
-  return `${p.slug}\t${p.name}\t${p.zones.map((z) => z.name).join(',')}\tcreated ${p.createdAt}\n`;
+  return `${p.slug}\t${p.name}\t${p.zones.map((z) => z.name).join(',')}\t${retained(p)}\tcreated ${p.createdAt}\n`;
 }
 
 runCli('projects', parseCommand, async (db, command, out) => {
   switch (command.verb) {
     case 'create': {
-      const zones = command.zones ?? loadConfig().reportTimeZones;
+      const config = loadConfig();
       const project = await createProject(db, {
         slug: command.slug,
         name: command.name ?? command.slug,
-        zones,
+        zones: command.zones ?? config.reportTimeZones,
+        rawRetentionDays:
+          command.retention === undefined
+            ? config.rawRetentionDays
+            : (command.retention ?? undefined),
       });
       out(
-        `Created project ${project.slug} (zones ${project.zones.map((z) => z.name).join(', ')})\n`,
+        `Created project ${project.slug} (zones ${project.zones.map((z) => z.name).join(', ')}; ${retained(project)})\n`,
       );
       return;
     }
@@ -108,6 +141,7 @@ runCli('projects', parseCommand, async (db, command, out) => {
       const { project, built } = await updateProject(db, command.slug, {
         name: command.name,
         zones: command.zones,
+        rawRetentionDays: command.retention,
       });
       out(line(project));
       if (built.length > 0) out(`built summaries for ${built.join(', ')}\n`);

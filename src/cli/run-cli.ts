@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
@@ -23,7 +24,12 @@ function describe(error: unknown): string {
 export function runCli<C>(
   name: string,
   parse: (argv: string[]) => C,
-  main: (db: Kysely<Database>, command: C, out: (text: string) => void) => Promise<void>,
+  main: (
+    db: Kysely<Database>,
+    command: C,
+    out: (text: string) => void,
+    pool: pg.Pool,
+  ) => Promise<void>,
 ): void {
   const run = async () => {
     // Arguments first: a usage mistake needs no database.
@@ -31,7 +37,7 @@ export function runCli<C>(
     const database = await openDatabase(loadConfig(), pino({ level: 'warn' }));
     try {
       await migrateToLatest(database.db);
-      await main(database.db, command, (text) => process.stdout.write(text));
+      await main(database.db, command, (text) => process.stdout.write(text), database.pool);
     } finally {
       await database.close().catch(() => {});
     }

@@ -121,13 +121,16 @@ export interface NewProject {
   name: string;
   /** Main zone first; UTC is added when missing. */
   zones: string[];
+  /** Days raw events are kept (undefined: forever). */
+  rawRetentionDays?: number | undefined;
 }
 
 /** Creates a project; a 409 when the slug is taken. */
 export async function createProject(db: Kysely<Database>, input: NewProject): Promise<Project> {
   return db.transaction().execute(async (trx) => {
     const { rows } = await sql<{ project_id: number }>`
-      INSERT INTO projects (slug, name) VALUES (${input.slug}, ${input.name})
+      INSERT INTO projects (slug, name, raw_retention_days)
+      VALUES (${input.slug}, ${input.name}, ${input.rawRetentionDays ?? null})
       ON CONFLICT (slug) DO NOTHING RETURNING project_id`.execute(trx);
     const id = rows[0]?.project_id;
     if (id === undefined) {
@@ -141,9 +144,14 @@ export async function createProject(db: Kysely<Database>, input: NewProject): Pr
 export interface ProjectChange {
   name?: string;
   zones?: string[];
+  /** Days raw events are kept; null: forever (undefined: unchanged). */
+  rawRetentionDays?: number | null;
 }
 
-/** Renames a project and/or replaces its reporting zones; returns it and the zones built. */
+/**
+ * Renames a project, replaces its reporting zones and/or sets its raw retention; returns it
+ * and the zones built.
+ */
 export async function updateProject(
   db: Kysely<Database>,
   slug: string,
@@ -155,6 +163,13 @@ export async function updateProject(
       await sql`UPDATE projects SET name = ${change.name} WHERE project_id = ${project.id}`.execute(
         trx,
       );
+    }
+    if (change.rawRetentionDays !== undefined) {
+      // A shorter horizon takes effect at once for writes (older events are refused) and
+      // at the next maintenance pass for stored weeks; a longer one cannot bring back
+      // weeks that expired already (raw_floor stays).
+      await sql`UPDATE projects SET raw_retention_days = ${change.rawRetentionDays}
+                WHERE project_id = ${project.id}`.execute(trx);
     }
     const built = change.zones === undefined ? [] : await setZones(trx, project.id, change.zones);
     return { project: (await findProject(trx, { id: project.id })) as Project, built };

@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { createKey, listKeys, revokeKey } from '../auth/keys.js';
 import { ApiError } from '../errors.js';
+import { projectUsage } from '../lifecycle/usage.js';
 import {
   createProject,
   DEFAULT_PROJECT,
   deleteProject,
+  findProject,
   listProjects,
   type Project,
   updateProject,
@@ -23,6 +25,7 @@ import {
   ProjectCreate,
   ProjectDeleted,
   ProjectList,
+  ProjectUsage,
   ProjectView,
   SlugParams,
 } from '../schemas/projects.js';
@@ -43,6 +46,8 @@ export function projectView(project: Project): ProjectView {
     name: project.name,
     time_zones: project.zones.map((z) => z.name),
     created_at: project.createdAt,
+    raw_retention_days: project.rawRetentionDays ?? null,
+    raw_events_from: project.rawFloor ?? null,
   };
 }
 
@@ -52,7 +57,14 @@ export function projectView(project: Project): ProjectView {
  * projects); any other admin key manages its own project only, and every other project is
  * a 404 to it. GET /projects takes a key of any scope and lists what the key can reach.
  */
-const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = async (app, opts) => {
+export interface ProjectRoutesOptions {
+  /** REPORT_TIME_ZONES: the zones of a project created without any. */
+  defaultZones: string[];
+  /** RAW_RETENTION_DAYS: the raw retention of a project created without one. */
+  defaultRawRetentionDays?: number | undefined;
+}
+
+const projectRoutes: FastifyPluginAsyncTypebox<ProjectRoutesOptions> = async (app, opts) => {
   const { registry } = app.projects;
 
   /** True when the request may manage every project (AUTH=off, or an admin key of default). */
@@ -92,7 +104,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
         operationId: 'createProject',
         summary: 'Create a project',
         description:
-          'Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset).',
+          'Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset), `raw_retention_days` to RAW_RETENTION_DAYS (forever when unset).',
         body: ProjectCreate,
         response: { 201: ProjectView, ...errors },
       },
@@ -105,9 +117,17 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
           `only an admin key of the "${DEFAULT_PROJECT}" project can create projects`,
         );
       }
-      const { slug, name, time_zones } = request.body;
+      const { slug, name, time_zones, raw_retention_days } = request.body;
       const zones = checkZoneList(time_zones ?? opts.defaultZones);
-      const project = await createProject(app.db, { slug, name: name ?? slug, zones });
+      const project = await createProject(app.db, {
+        slug,
+        name: name ?? slug,
+        zones,
+        rawRetentionDays:
+          raw_retention_days === undefined
+            ? opts.defaultRawRetentionDays
+            : (raw_retention_days ?? undefined),
+      });
       registry.invalidate();
       return reply.status(201).send(projectView(project));
     },
@@ -120,9 +140,9 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       schema: {
         tags: ['projects'],
         operationId: 'updateProject',
-        summary: 'Rename a project or change its reporting zones',
+        summary: 'Rename a project, change its reporting zones or its raw retention',
         description:
-          'A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events).',
+          'A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events). A shorter `raw_retention_days` refuses older events at once and expires stored weeks at the next maintenance pass; `null` keeps raw events forever from now on (weeks expired already do not come back).',
         params: SlugParams,
         body: ProjectChange,
         response: { 200: ProjectChanged, ...errors },
@@ -131,9 +151,13 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
     async (request) => {
       const { slug } = request.params;
       await app.projects.managed(request, slug);
-      const { name, time_zones } = request.body;
+      const { name, time_zones, raw_retention_days } = request.body;
       const zones = time_zones === undefined ? undefined : checkZoneList(time_zones);
-      const { project, built } = await updateProject(app.db, slug, { name, zones });
+      const { project, built } = await updateProject(app.db, slug, {
+        name,
+        zones,
+        rawRetentionDays: raw_retention_days,
+      });
       registry.invalidate();
       return { project: projectView(project), built_time_zones: built };
     },
@@ -159,6 +183,27 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ defaultZones: string[] }> = asy
       const deleted = await deleteProject(app.db, slug);
       registry.invalidate();
       return deleted;
+    },
+  );
+
+  app.get(
+    '/projects/:slug/usage',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['projects'],
+        operationId: 'getProjectUsage',
+        summary: 'What a project’s data takes',
+        description:
+          'Raw events stored, bytes of raw events, summaries and the dedup table (the project’s share of each table, by rows), the oldest raw day and the partitions holding its events: what retention buys (docs/lifecycle.md).',
+        params: SlugParams,
+        response: { 200: ProjectUsage, ...errors },
+      },
+    },
+    async (request) => {
+      const project = await app.projects.managed(request, request.params.slug);
+      // Its settings as stored now, not as cached (a maintenance pass may just have run).
+      return projectUsage(app.db, (await findProject(app.db, { id: project.id })) ?? project);
     },
   );
 

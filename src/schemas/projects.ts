@@ -20,6 +20,17 @@ const TimeZones = Type.Array(
   },
 );
 
+// One schema with two types, not anyOf [integer, null]: Fastify's Ajv coerces types, and
+// with anyOf the null branch would take 0 (or false) for null, "forever".
+const RawRetentionDays = Type.Unsafe<number | null>({
+  type: ['integer', 'null'],
+  minimum: 1,
+  maximum: 36_500,
+  description:
+    'Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md',
+  examples: [395],
+});
+
 export const ProjectView = Type.Object(
   {
     slug: Slug,
@@ -29,6 +40,11 @@ export const ProjectView = Type.Object(
       examples: [['Europe/Kyiv', 'UTC']],
     }),
     created_at: Type.String({ format: 'date-time' }),
+    raw_retention_days: RawRetentionDays,
+    raw_events_from: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        'Every raw event at or after this instant is stored; older ones expired (null: none did)',
+    }),
   },
   { description: 'A project' },
 );
@@ -41,6 +57,7 @@ export const ProjectCreate = Type.Object(
     slug: Slug,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['Web app'] })),
     time_zones: Type.Optional(TimeZones),
+    raw_retention_days: Type.Optional(RawRetentionDays),
   },
   { additionalProperties: false },
 );
@@ -49,6 +66,7 @@ export const ProjectChange = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     time_zones: Type.Optional(TimeZones),
+    raw_retention_days: Type.Optional(RawRetentionDays),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -111,3 +129,33 @@ export const KeyCreated = Type.Object({
 });
 
 export const KeyParams = Type.Object({ slug: Slug, id: Type.Integer({ minimum: 1 }) });
+
+export const ProjectUsage = Type.Object(
+  {
+    slug: Slug,
+    raw_retention_days: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Days raw events are kept (null: forever)',
+    }),
+    events: Type.Integer({ description: 'Raw events stored now' }),
+    raw_bytes: Type.Integer({
+      description:
+        'Bytes of the raw events with their indexes: the project’s share of the partitions, by rows (row totals are PostgreSQL’s estimates)',
+    }),
+    summary_bytes: Type.Integer({
+      description: 'Bytes of the summaries and the users and event-type dictionaries (same share)',
+    }),
+    dedup_bytes: Type.Integer({ description: 'Bytes of the dedup table (event_ids), same share' }),
+    oldest_raw_day: Type.Union([Type.String({ format: 'date' }), Type.Null()], {
+      description: 'UTC day of the oldest raw event stored (null: none)',
+    }),
+    raw_events_from: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'Every raw event at or after this instant is stored (null: none expired)',
+    }),
+    partitions: Type.Array(Type.String(), {
+      description: 'Weekly partitions holding the project’s raw events, oldest first',
+      examples: [['events_w20251013', 'events_w20251020']],
+    }),
+    partitions_total: Type.Integer({ description: 'Partitions of raw events of every project' }),
+  },
+  { description: 'What a project’s data takes' },
+);

@@ -17,7 +17,7 @@ export interface TestApp {
 export async function buildTestApp(
   database: Pick<TestDatabase, 'db' | 'pool'>,
   config: Partial<AppOptions['config']> = {},
-  options: Pick<AppOptions, 'keyCacheTtlMs'> = {},
+  options: Pick<AppOptions, 'keyCacheTtlMs' | 'maintenanceNow'> = {},
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = [];
   const logStream = new Writable({

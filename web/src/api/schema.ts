@@ -764,7 +764,11 @@ export interface paths {
         get: operations["getUser"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Erase a user (right to erasure)
+         * @description Deletes every raw event of the user in the key’s project and corrects every summary (DAU/WAU/MAU, top events, retention, in every reporting zone, days whose raw events already expired included) in one transaction, as if the user had never sent anything. An event of the user sent afterwards makes a new user. Needs an `admin` or `all` key when AUTH=required. A user the project does not have is a 404.
+         */
+        delete: operations["eraseUser"];
         options?: never;
         head?: never;
         patch?: never;
@@ -805,7 +809,7 @@ export interface paths {
         put?: never;
         /**
          * Create a project
-         * @description Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset).
+         * @description Needs an admin key of the `default` project. `time_zones` defaults to REPORT_TIME_ZONES (UTC when unset), `raw_retention_days` to RAW_RETENTION_DAYS (forever when unset).
          */
         post: operations["createProject"];
         delete?: never;
@@ -832,10 +836,30 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a project or change its reporting zones
-         * @description A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events).
+         * Rename a project, change its reporting zones or its raw retention
+         * @description A zone added is built from the project’s stored events before the answer (its writes wait meanwhile, other projects’ do not); a zone removed loses its summaries (questions in it are then answered from raw events). A shorter `raw_retention_days` refuses older events at once and expires stored weeks at the next maintenance pass; `null` keeps raw events forever from now on (weeks expired already do not come back).
          */
         patch: operations["updateProject"];
+        trace?: never;
+    };
+    "/projects/{slug}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a project’s data takes
+         * @description Raw events stored, bytes of raw events, summaries and the dedup table (the project’s share of each table, by rows), the oldest raw day and the partitions holding its events: what retention buys (docs/lifecycle.md).
+         */
+        get: operations["getProjectUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/projects/{slug}/keys": {
@@ -877,6 +901,26 @@ export interface paths {
          * @description The key stops working within 5 s (the key cache).
          */
         delete: operations["revokeProjectKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export raw events (NDJSON or CSV)
+         * @description The raw events of the key’s project from `from` to `to` (local days in `tz`, both inclusive; unbounded when absent), optionally of one user or one event type, ordered by time. NDJSON (`application/x-ndjson`, one event per line as POST /events takes it) by default; with `Accept: text/csv` the importer’s CSV (event_id, occurred_at, user_id, event_type, properties_json), which `npm run import` reads back. Streamed in constant memory; events whose raw rows expired under retention are not in it. At most 2 exports at once per instance (503 `busy`). Needs a read key when AUTH=required.
+         */
+        get: operations["exportEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1272,6 +1316,11 @@ export interface components {
              *     ]
              */
             time_zones?: string[];
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days?: number | null;
         };
         ProjectChanged: {
             project: components["schemas"]["ProjectView"];
@@ -1290,6 +1339,11 @@ export interface components {
              *     ]
              */
             time_zones?: string[];
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days?: number | null;
         };
         ProjectDeleted: {
             slug: components["schemas"]["Slug"];
@@ -1308,6 +1362,34 @@ export interface components {
          * @example web
          */
         ProjectParam: string;
+        /** @description What a project’s data takes */
+        ProjectUsage: {
+            slug: components["schemas"]["Slug"];
+            /** @description Days raw events are kept (null: forever) */
+            raw_retention_days: number | null;
+            /** @description Raw events stored now */
+            events: number;
+            /** @description Bytes of the raw events with their indexes: the project’s share of the partitions, by rows (row totals are PostgreSQL’s estimates) */
+            raw_bytes: number;
+            /** @description Bytes of the summaries and the users and event-type dictionaries (same share) */
+            summary_bytes: number;
+            /** @description Bytes of the dedup table (event_ids), same share */
+            dedup_bytes: number;
+            /** @description UTC day of the oldest raw event stored (null: none) */
+            oldest_raw_day: string | null;
+            /** @description Every raw event at or after this instant is stored (null: none expired) */
+            raw_events_from: string | null;
+            /**
+             * @description Weekly partitions holding the project’s raw events, oldest first
+             * @example [
+             *       "events_w20251013",
+             *       "events_w20251020"
+             *     ]
+             */
+            partitions: string[];
+            /** @description Partitions of raw events of every project */
+            partitions_total: number;
+        };
         /** @description A project */
         ProjectView: {
             slug: components["schemas"]["Slug"];
@@ -1323,6 +1405,13 @@ export interface components {
             time_zones: string[];
             /** Format: date-time */
             created_at: string;
+            /**
+             * @description Days raw events are kept (null: forever). Older weeks are dropped by maintenance while every summary stays exact; events older than this are refused (`outside_retention`). See docs/lifecycle.md
+             * @example 395
+             */
+            raw_retention_days: number | null;
+            /** @description Every raw event at or after this instant is stored; older ones expired (null: none did) */
+            raw_events_from: string | null;
         };
         /**
          * @example {
@@ -5317,6 +5406,99 @@ export interface operations {
             };
         };
     };
+    eraseUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user’s id as events carry it (URL-encoded in the path)
+                 * @example user-42
+                 */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user is erased: no raw event and no summary counts them any more */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user_id: string;
+                        /** @description Raw events of the user deleted now (events that had already expired under retention are not counted: they were gone already, and the summaries were corrected for them too) */
+                        deleted_events: number;
+                    };
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     getUserEvents: {
         parameters: {
             query?: {
@@ -5825,6 +6007,109 @@ export interface operations {
             };
         };
     };
+    getProjectUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: components["schemas"]["Slug"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a project’s data takes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectUsage"];
+                };
+            };
+            /** @description Malformed request: the body is not valid JSON, or not the envelope this endpoint takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listProjectKeys: {
         parameters: {
             query?: never;
@@ -6094,6 +6379,111 @@ export interface operations {
             };
             /** @description Error */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input; `details` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable, or the query took longer than STATEMENT_TIMEOUT_MS; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Another client error, answered before the request reaches this operation: a malformed HTTP request (400), a request that did not arrive in time (408), headers too large (431) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Server error (500 internal_error); the details are in the server log only */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    exportEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description First local day, inclusive (default: the oldest stored event)
+                 * @example 2025-10-19
+                 */
+                from?: string;
+                /**
+                 * @description Last local day, inclusive (default: the newest stored event)
+                 * @example 2025-10-19
+                 */
+                to?: string;
+                /** @description Only this user’s events */
+                user_id?: string;
+                /** @description Only events of this type */
+                event_type?: string;
+                /**
+                 * @description IANA zone of `from` and `to` (default: the project’s main zone)
+                 * @example Europe/Kyiv
+                 */
+                tz?: string;
+                project?: components["schemas"]["ProjectParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The events, one per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description No API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key's scope does not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
