@@ -95,9 +95,11 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 /**
- * Loads a tools/gen-csv.ts file straight into the `default` project's events with COPY (no
- * write path: the summaries must be built afterwards, with analytics.rebuild_summaries()).
- * The rows get POST /events' family (the importer's).
+ * Loads a tools/gen-csv.ts file into the `default` project's events with COPY (no write
+ * path: the summaries must be built afterwards, with analytics.rebuild_summaries()). The
+ * rows get POST /events' family (the importer's). The file goes into a temporary table
+ * first, because `events` has no partition for a week until one is created
+ * (analytics.create_event_partitions), and every stored event needs its row in `event_ids`.
  */
 export async function copyCsvIntoEvents(url: string, file: string): Promise<void> {
   const { createReadStream } = await import('node:fs');
@@ -105,18 +107,21 @@ export async function copyCsvIntoEvents(url: string, file: string): Promise<void
   const { from: copyFrom } = await import('pg-copy-streams');
   await withClient(url, async (c) => {
     await c.query('BEGIN');
-    await c.query(
-      'ALTER TABLE events ALTER COLUMN project_id SET DEFAULT 1, ALTER COLUMN source SET DEFAULT 1',
-    );
+    await c.query(`CREATE TEMP TABLE loaded (event_id uuid NOT NULL, occurred_at timestamptz NOT NULL,
+      user_id text NOT NULL, event_type text NOT NULL, properties jsonb NOT NULL) ON COMMIT DROP`);
     const sink = c.query(
       copyFrom(
-        'COPY events (event_id, occurred_at, user_id, event_type, properties) FROM STDIN WITH (FORMAT csv, HEADER true)',
+        'COPY loaded (event_id, occurred_at, user_id, event_type, properties) FROM STDIN WITH (FORMAT csv, HEADER true)',
       ),
     );
     await pipeline(createReadStream(file), sink);
     await c.query(
-      'ALTER TABLE events ALTER COLUMN project_id DROP DEFAULT, ALTER COLUMN source DROP DEFAULT',
+      'SELECT analytics.create_event_partitions(min(occurred_at), max(occurred_at)) FROM loaded',
     );
+    await c.query(`INSERT INTO event_ids (project_id, source, event_id, occurred_at)
+      SELECT 1, 1, event_id, occurred_at FROM loaded ORDER BY event_id`);
+    await c.query(`INSERT INTO events (project_id, source, event_id, occurred_at, user_id, event_type, properties)
+      SELECT 1, 1, event_id, occurred_at, user_id, event_type, properties FROM loaded`);
     await c.query('COMMIT');
   });
 }
