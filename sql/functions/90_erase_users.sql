@@ -25,11 +25,16 @@ BEGIN
   CREATE TEMP TABLE erased ON COMMIT DROP AS
   SELECT u.user_key, u.user_id, u.first_seen_at FROM users u
   WHERE u.project_id = p_project_id AND u.user_id = ANY (p_user_ids);
+  -- Temp tables have no statistics: unanalysed, the planner guesses ~1000 rows and joins
+  -- every partition of events by a hash join (a scan of the whole table, seconds at 1M
+  -- events) instead of probing the (project_id, user_id) index per user.
+  ANALYZE erased;
 
   -- The users' raw events still stored (the index on (project_id, user_id, occurred_at)).
   CREATE TEMP TABLE erased_events ON COMMIT DROP AS
   SELECT x.user_key, e.source, e.event_id, e.occurred_at, e.event_type
   FROM erased x JOIN events e ON e.project_id = p_project_id AND e.user_id = x.user_id;
+  ANALYZE erased_events;
 
   -- Each user-day, and each user-type-day, with the user's previous day before it: the row
   -- of each reach table that counted it (as the write path filed it).
