@@ -99,3 +99,19 @@ export interface Database {
   type_reach: TypeReachTable;
   type_day_counts: TypeDayCountsTable;
 }
+
+/**
+ * The summary tables the write path keeps beside the raw events (docs/write-path.md), each
+ * keyed by project first: what deleting a project clears and what usage counts.
+ */
+export const SUMMARY_TABLES = [
+  'user_days',
+  'type_user_days',
+  'active_user_reach',
+  'retention_reach',
+  'type_reach',
+  'type_day_counts',
+] as const;
+
+/** The per-project dictionaries of users and event types (keys for the summaries). */
+export const DICTIONARY_TABLES = ['users', 'event_types'] as const;

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from '../db/schema.js';
+import { type Database, DICTIONARY_TABLES, SUMMARY_TABLES } from '../db/schema.js';
 import type { Project } from '../projects/repository.js';
 
 /** What a project's data takes (GET /projects/{slug}/usage): what retention buys. */
@@ -23,17 +23,6 @@ export interface ProjectUsage {
   /** Partitions of raw events in the database (every project). */
   partitions_total: number;
 }
-
-const SUMMARY_TABLES = [
-  'users',
-  'event_types',
-  'user_days',
-  'type_user_days',
-  'active_user_reach',
-  'retention_reach',
-  'type_reach',
-  'type_day_counts',
-];
 
 /**
  * Bytes of a table (with indexes, TOAST and partitions) times the project's share of its
@@ -68,7 +57,8 @@ export async function projectUsage(db: Kysely<Database>, project: Project): Prom
   const raw = await share(db, 'events', project.id);
   const dedup = await share(db, 'event_ids', project.id);
   let summaryBytes = 0;
-  for (const table of SUMMARY_TABLES) summaryBytes += (await share(db, table, project.id)).bytes;
+  for (const table of [...DICTIONARY_TABLES, ...SUMMARY_TABLES])
+    summaryBytes += (await share(db, table, project.id)).bytes;
   const { rows: oldest } = await sql<{ day: string | null }>`
     SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date::text AS day FROM events
     WHERE project_id = ${project.id}`.execute(db);

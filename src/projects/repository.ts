@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
+import { type Database, SUMMARY_TABLES } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 
 /** A project (tenant): its own events, users, summaries, keys and reporting zones. */
@@ -185,15 +185,6 @@ export interface DeletedProject {
   summary_rows: number;
   keys: number;
 }
-
-const SUMMARY_TABLES = [
-  'user_days',
-  'type_user_days',
-  'active_user_reach',
-  'retention_reach',
-  'type_reach',
-  'type_day_counts',
-] as const;
 
 async function deleteRows(trx: Transaction<Database>, table: string, projectId: number) {
   const { numAffectedRows } = await sql`

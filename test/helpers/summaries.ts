@@ -1,16 +1,8 @@
 import type pg from 'pg';
+import { DICTIONARY_TABLES, SUMMARY_TABLES as WRITE_PATH_SUMMARIES } from '../../src/db/schema.js';
 
 /** Every table the write path keeps besides events (sql/functions/, docs/write-path.md). */
-export const SUMMARY_TABLES = [
-  'users',
-  'event_types',
-  'user_days',
-  'active_user_reach',
-  'retention_reach',
-  'type_user_days',
-  'type_reach',
-  'type_day_counts',
-];
+export const SUMMARY_TABLES: string[] = [...DICTIONARY_TABLES, ...WRITE_PATH_SUMMARIES];
 
 /**
  * Each summary table as rows of text, its integer keys replaced by the names they stand
