@@ -21,6 +21,7 @@ import {
 import { activeUsers } from '../stats/active-users.js';
 import {
   addDays,
+  type DayRange,
   formatDay,
   parseRange,
   requireCalendarSpan,
@@ -31,7 +32,12 @@ import { dailyActiveUsers } from '../stats/dau.js';
 import { filteredActiveUsers } from '../stats/filtered-active-users.js';
 import { breakdownDau, filteredDau } from '../stats/filtered-dau.js';
 import { breakdownTopEvents, filteredTopEvents } from '../stats/filtered-top-events.js';
-import { parseBreakdown, parseFilters } from '../stats/filters.js';
+import {
+  type Breakdown,
+  type PropertyFilter,
+  parseBreakdown,
+  parseFilters,
+} from '../stats/filters.js';
 import { overview } from '../stats/overview.js';
 import { retention } from '../stats/retention.js';
 import { cohortStarts, isoWeekStart, retentionMatrix } from '../stats/retention-matrix.js';
@@ -60,6 +66,16 @@ const EXPLORED = 'filters and breakdowns read raw events of the range';
 /** A breakdown_limit as parseBreakdown reads it (the schema made it an integer already). */
 const optionalText = (n: number | undefined) => (n === undefined ? undefined : String(n));
 
+/** The parameters a range question (dau, top-events) shares. */
+interface RangeQuery {
+  from?: string;
+  to?: string;
+  tz?: string;
+  where?: string | string[];
+  breakdown?: string;
+  breakdown_limit?: number;
+}
+
 const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, opts) => {
   const { reader } = opts;
   const scope = (request: FastifyRequest, tz: string | undefined) => reader.scope(request, tz);
@@ -68,6 +84,41 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
     zone: Zone,
     run: (db: Kysely<Database>, zone: Zone) => Promise<T>,
   ) => reader.read(reply, zone, run);
+
+  /**
+   * A question over a range of days (dau, top-events): without filters and breakdown it is
+   * answered like every /stats question (summaries in a reporting zone); with them, from raw
+   * events of the range (at most EXPLORE_MAX_DAYS), through the raw-event gate.
+   */
+  const rangeQuestion = async <Plain, Explored>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    query: RangeQuery,
+    plain: (db: Kysely<Database>, projectId: number, range: DayRange, zone: Zone) => Promise<Plain>,
+    explored: (
+      db: Kysely<Database>,
+      projectId: number,
+      range: DayRange,
+      zone: Zone,
+      filters: PropertyFilter[],
+      breakdown: Breakdown | undefined,
+    ) => Promise<Explored>,
+  ): Promise<Plain | Explored> => {
+    const s = await scope(request, query.tz);
+    const { project, zone } = s;
+    const filters = parseFilters(query.where);
+    const breakdown = parseBreakdown(query.breakdown, optionalText(query.breakdown_limit));
+    if (filters.length === 0 && !breakdown) {
+      const range = parseRange(query.from, query.to, zone);
+      reader.requireComplete(s, range.from, 'from');
+      return read(reply, zone, (db, z) => plain(db, project.id, range, z));
+    }
+    const range = parseRange(query.from, query.to, zone, EXPLORE_MAX_DAYS);
+    reader.requireComplete(s, range.from, 'from', true);
+    return reader.readRaw(reply, zone, EXPLORED, (db) =>
+      explored(db, project.id, range, zone, filters, breakdown),
+    );
+  };
 
   app.get(
     '/stats/dau',
@@ -86,22 +137,15 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { query } = request;
-      const s = await scope(request, query.tz);
-      const { project, zone } = s;
-      const filters = parseFilters(query.where);
-      const breakdown = parseBreakdown(query.breakdown, optionalText(query.breakdown_limit));
-      if (filters.length === 0 && !breakdown) {
-        const range = parseRange(query.from, query.to, zone);
-        reader.requireComplete(s, range.from, 'from');
-        return read(reply, zone, (db, z) => dailyActiveUsers(db, project.id, range, z));
-      }
-      const range = parseRange(query.from, query.to, zone, EXPLORE_MAX_DAYS);
-      reader.requireComplete(s, range.from, 'from', true);
-      return reader.readRaw(reply, zone, EXPLORED, (db) =>
-        breakdown
-          ? breakdownDau(db, project.id, range, zone, filters, breakdown)
-          : filteredDau(db, project.id, range, zone, filters),
+      return rangeQuestion(
+        request,
+        reply,
+        request.query,
+        dailyActiveUsers,
+        (db, projectId, range, zone, filters, breakdown) =>
+          breakdown
+            ? breakdownDau(db, projectId, range, zone, filters, breakdown)
+            : filteredDau(db, projectId, range, zone, filters),
       );
     },
   );
@@ -123,22 +167,16 @@ const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const { query } = request;
-      const s = await scope(request, query.tz);
-      const { project, zone } = s;
-      const filters = parseFilters(query.where);
-      const breakdown = parseBreakdown(query.breakdown, optionalText(query.breakdown_limit));
-      if (filters.length === 0 && !breakdown) {
-        const range = parseRange(query.from, query.to, zone);
-        reader.requireComplete(s, range.from, 'from');
-        return read(reply, zone, (db, z) => topEvents(db, project.id, range, z, query.limit));
-      }
-      const range = parseRange(query.from, query.to, zone, EXPLORE_MAX_DAYS);
-      reader.requireComplete(s, range.from, 'from', true);
-      return reader.readRaw(reply, zone, EXPLORED, (db) =>
-        breakdown
-          ? breakdownTopEvents(db, project.id, range, zone, filters, query.limit, breakdown)
-          : filteredTopEvents(db, project.id, range, zone, filters, query.limit),
+      const { limit } = request.query;
+      return rangeQuestion(
+        request,
+        reply,
+        request.query,
+        (db, projectId, range, zone) => topEvents(db, projectId, range, zone, limit),
+        (db, projectId, range, zone, filters, breakdown) =>
+          breakdown
+            ? breakdownTopEvents(db, projectId, range, zone, filters, limit, breakdown)
+            : filteredTopEvents(db, projectId, range, zone, filters, limit),
       );
     },
   );
