@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ensurePartitions, instantRange } from '../ingest/partitions.js';
+import { ensurePartitions, weeksOf } from '../ingest/partitions.js';
 import { SOURCE_CODES } from '../ingest/sources.js';
 import type { ValidEvent } from '../ingest/validate-event.js';
 import { firstOccurrences, toStore, type WriteResult } from '../ingest/write-events.js';
@@ -82,17 +82,14 @@ export class StagingWriter {
     // Only the COPY text and two counts outlive this line: the batch's event objects can
     // be collected while the database works (a smaller heap with batches in flight).
     const { text, unique, total } = copyRows(this.projectId, events);
-    const range = instantRange(events.map((e) => e.occurred_at));
+    const weeks = weeksOf(events.map((e) => e.occurred_at));
     try {
       // Before the batch's transaction: a missing week's partition is made in its own.
-      if (range) {
-        await ensurePartitions(
-          this.pool,
-          (sqlText, values) => this.client.query(sqlText, values),
-          range.from,
-          range.to,
-        );
-      }
+      await ensurePartitions(
+        this.pool,
+        (sqlText, values) => this.client.query(sqlText, values),
+        weeks,
+      );
       await this.client.query('BEGIN');
       await new Promise<void>((resolve, reject) => {
         const stream = this.client.query(copyFrom('COPY import_staging FROM STDIN'));

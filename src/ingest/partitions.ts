@@ -29,34 +29,33 @@ async function loadPartitions(key: object, query: Query): Promise<Set<number>> {
   return weeks;
 }
 
-function missingWeeks(weeks: Set<number>, fromMs: number, toMs: number): boolean {
-  for (let w = weekStart(fromMs); w <= toMs; w += WEEK_MS) if (!weeks.has(w)) return true;
-  return false;
+function missing(known: Set<number>, weeks: Set<number>): number[] {
+  return [...weeks].filter((w) => !known.has(w)).sort((x, y) => x - y);
 }
 
 /**
- * Makes sure every week from `from` to `to` (ISO instants) has its partition of events, so
- * a batch never fails for its dates: normally the weeks are known (maintenance creates them
+ * Makes sure each of `weeks` (week starts, from weeksOf) has its partition of events, so a
+ * batch never fails for its dates: normally the weeks are known (maintenance creates them
  * ahead of time) and this costs nothing; a batch with a week without one (a backfill of old
  * events) creates it first, in a short transaction of its own that does not block other
- * writers (analytics.create_event_partitions). `key` is the database the cache is kept for;
- * `query` must not be inside the batch's transaction.
+ * writers (analytics.create_event_partitions). Only the weeks the batch has: a batch with
+ * one event from 1971 and one from today makes two partitions, not the 2,900 weeks between.
+ * `key` is the database the cache is kept for; `query` must not be inside the batch's
+ * transaction.
  */
 export async function ensurePartitions(
   key: object,
   query: Query,
-  from: string,
-  to: string,
+  weeks: Set<number>,
 ): Promise<void> {
-  const fromMs = Date.parse(from);
-  const toMs = Date.parse(to);
   const cached = known.get(key);
-  if (cached && !missingWeeks(cached, fromMs, toMs)) return;
-  if (!missingWeeks(await loadPartitions(key, query), fromMs, toMs)) return;
-  await query('SELECT analytics.create_event_partitions($1::timestamptz, $2::timestamptz)', [
-    from,
-    to,
-  ]);
+  if (cached && missing(cached, weeks).length === 0) return;
+  const absent = missing(await loadPartitions(key, query), weeks);
+  if (absent.length === 0) return;
+  for (const week of absent) {
+    const at = new Date(week).toISOString();
+    await query('SELECT analytics.create_event_partitions($1::timestamptz, $1::timestamptz)', [at]);
+  }
   await loadPartitions(key, query);
 }
 
@@ -74,13 +73,9 @@ export function isMissingPartition(error: unknown): boolean {
   return code === '23514' && typeof message === 'string' && message.includes('no partition');
 }
 
-/** The earliest and latest of canonical ISO instants (their text sorts as they do). */
-export function instantRange(instants: Iterable<string>): { from: string; to: string } | undefined {
-  let from: string | undefined;
-  let to: string | undefined;
-  for (const at of instants) {
-    if (from === undefined || at < from) from = at;
-    if (to === undefined || at > to) to = at;
-  }
-  return from === undefined || to === undefined ? undefined : { from, to };
+/** The weeks (their Monday 00:00 UTC, epoch ms) that hold these instants. */
+export function weeksOf(instants: Iterable<string>): Set<number> {
+  const weeks = new Set<number>();
+  for (const at of instants) weeks.add(weekStart(Date.parse(at)));
+  return weeks;
 }

@@ -3,9 +3,9 @@ import type { Database } from '../db/schema.js';
 import {
   ensurePartitions,
   forgetPartitions,
-  instantRange,
   isMissingPartition,
   queryVia,
+  weeksOf,
 } from './partitions.js';
 import { type IngestSource, SOURCE_CODES } from './sources.js';
 import type { ValidEvent } from './validate-event.js';
@@ -62,14 +62,14 @@ export async function storeUniqueEvents(
   events: EventToStore[],
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
-  const range = instantRange(events.map((e) => e.occurred_at));
-  if (range) await ensurePartitions(db, queryVia(db), range.from, range.to);
+  const weeks = weeksOf(events.map((e) => e.occurred_at));
+  await ensurePartitions(db, queryVia(db), weeks);
   try {
     return await callIngest(db, events);
   } catch (error) {
-    if (!range || !isMissingPartition(error)) throw error;
+    if (!isMissingPartition(error)) throw error;
     forgetPartitions();
-    await ensurePartitions(db, queryVia(db), range.from, range.to);
+    await ensurePartitions(db, queryVia(db), weeks);
     return callIngest(db, events);
   }
 }
